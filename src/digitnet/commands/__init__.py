@@ -1,0 +1,1 @@
+"""One module per `digitnet` subcommand; each defines ORDER and register(subparsers)."""
