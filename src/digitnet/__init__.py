@@ -1,5 +1,21 @@
-"""digitnet: the network of 3Blue1Brown's 'But what is a neural network?' in NumPy."""
+"""digitnet: the network of 3Blue1Brown's 'But what is a neural network?' in NumPy.
+
+    import digitnet as dn
+    net = dn.Network([784, 16, 16, 10])          # 13,002 weights and biases
+    history = dn.train(net, x, y, epochs=30, batch_size=10, learning_rate=3.0)
+    net.predict(x_test)
+"""
 
 from digitnet._version import __version__
+from digitnet.activations import ACTIVATIONS
+from digitnet.layers import INITS, Dense
+from digitnet.losses import LOSSES
+from digitnet.network import Network
+from digitnet.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, Momentum, make_optimizer
+from digitnet.training import History, TrainConfig, Trainer, TrainingDiverged, evaluate, train
 
-__all__ = ["__version__"]
+__all__ = [
+    "ACTIVATIONS", "Adam", "AdamW", "Dense", "History", "INITS", "LOSSES", "Momentum", "Network",
+    "OPTIMIZERS", "SCHEDULES", "SGD", "TrainConfig", "Trainer", "TrainingDiverged", "__version__",
+    "evaluate", "make_optimizer", "train",
+]
