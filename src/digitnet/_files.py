@@ -1,0 +1,61 @@
+"""Atomic file writes: a file is either absent, or complete and correct — never half-written.
+
+Writers put their bytes under a temporary name in the destination's own folder (so the final
+rename stays on one file system, where ``os.replace`` is atomic) and rename only on success.
+A crash, an exception or a failed check leaves the destination as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "atomic_write_bytes"]
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any threads write.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by the owner only; a finished file gets the usual mode instead.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` when the block succeeds.
+
+    The temporary file exists (empty) when the block starts. If the block raises, the
+    temporary file is removed and `path` is left untouched; the exception propagates.
+    """
+    destination = Path(path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # A dot-prefixed, '.tmp'-suffixed name marks leftovers of a killed process as ours.
+    handle, temporary_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
+    )
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        os.chmod(temporary, _FILE_MODE)
+        yield temporary
+        os.replace(temporary, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` atomically (temporary name in the same folder, then rename)."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
