@@ -52,6 +52,7 @@ class Network:
         self.dtype = np.dtype(check_dtype(dtype))
         self.init = check_init(init if init is not None else DEFAULT_INIT[activation])
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.metadata: dict = {}  # training config, metrics, ... carried in the model file
         self.layers: list[Dense] = []
         for index, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             is_output = index == len(self.sizes) - 2

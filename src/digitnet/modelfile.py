@@ -1,0 +1,194 @@
+"""Model files: one .safetensors file per network, no pickle anywhere.
+
+Tensors (the video's shapes; layers numbered from 0):
+    layers.{i}.weight   (n_out, n_in)
+    layers.{i}.bias     (n_out,)
+Header metadata: a single key "digitnet" holding a JSON document:
+    {"format": "digitnet-model", "format_version": 1, "digitnet_version": "...",
+     "architecture": {"sizes": [...], "activation": ..., "output_activation": ..., "init": ...,
+                      "dtype": ...},
+     "activations": [per-layer activation names],
+     "preprocessing": {...what the model expects as input...},
+     "training": {...TrainConfig...}, "metrics": {...}, "class_names": [...], ...}
+
+Loading checks everything before a Network is built — the format and its version, every
+tensor name, shape and dtype, and that every value is finite — and refuses a bad file with one
+ModelFileError that names the file and what was wrong. Files are written to a temporary name
+and renamed, so a model file on disk is always complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitnet._files import atomic_path
+from digitnet._version import __version__
+from digitnet.activations import get_activation
+from digitnet.layers import Dense, check_init
+from digitnet.network import Network, check_dtype, check_sizes
+
+FORMAT = "digitnet-model"
+FORMAT_VERSION = 1
+METADATA_KEY = "digitnet"
+
+# What every model trained on MNIST-style data expects (see digitnet.preprocess).
+MNIST_PREPROCESSING = {
+    "input_shape": [28, 28],
+    "flatten": "row-major, 784 values",
+    "range": [0.0, 1.0],
+    "ink": "bright (1.0) on dark (0.0)",
+    "steps": [
+        "find ink (alpha channel, or invert dark-on-light)",
+        "crop to the ink's bounding box",
+        "scale so the longer side is 20 px, keeping the aspect ratio, anti-aliased",
+        "paste into 28x28 with the centre of mass at the centre",
+    ],
+}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read or does not describe a valid network."""
+
+
+def save(net: Network, path: str | os.PathLike, *, extra_tensors: dict[str, np.ndarray] | None = None, **metadata: Any) -> Path:
+    """Write net (and metadata: training, metrics, class_names, ...) to path atomically."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    document = model_document(net, **metadata)
+    tensors = network_tensors(net)
+    if extra_tensors:
+        tensors.update({name: np.ascontiguousarray(array) for name, array in extra_tensors.items()})
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(document)})
+    return path
+
+
+def network_tensors(net: Network) -> dict[str, np.ndarray]:
+    tensors = {}
+    for index, layer in enumerate(net.layers):
+        tensors[f"layers.{index}.weight"] = np.ascontiguousarray(layer.weight)
+        tensors[f"layers.{index}.bias"] = np.ascontiguousarray(layer.bias)
+    return tensors
+
+
+def model_document(net: Network, **metadata: Any) -> dict[str, Any]:
+    base = dict(getattr(net, "metadata", {}) or {})
+    base.update(metadata)
+    base.setdefault("preprocessing", MNIST_PREPROCESSING)
+    return {
+        **base,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitnet_version": __version__,
+        "architecture": {
+            "sizes": list(net.sizes),
+            "activation": net.activation,
+            "output_activation": net.output_activation,
+            "init": net.init,
+            "dtype": net.dtype.name,
+        },
+        "activations": [layer.activation for layer in net.layers],
+        "num_parameters": net.num_parameters,
+    }
+
+
+def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """All tensors and the metadata document of a digitnet safetensors file, unchecked beyond
+    being a readable safetensors file with a JSON document of the right format."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {path}")
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            header = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError, TypeError) as error:
+        raise ModelFileError(
+            f"{path} is not a readable safetensors model file ({' '.join(str(error).split())})"
+        ) from None
+    if METADATA_KEY not in header:
+        raise ModelFileError(f"{path} has no digitnet metadata; expected a model saved by digitnet")
+    try:
+        document = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{path} has unreadable metadata: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a digitnet model (metadata format is not {FORMAT!r})")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path} has an invalid format_version {version!r}; expected an integer ≥ 1")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format version {version}, newer than this digitnet "
+            f"({__version__}) reads (≤ {FORMAT_VERSION}); upgrade digitnet"
+        )
+    return tensors, document
+
+
+def load(path: str | os.PathLike) -> Network:
+    """Read and check a model file; returns the Network with its metadata in net.metadata."""
+    tensors, document = read(path)
+    return network_from(tensors, document, path)
+
+
+def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path: str | os.PathLike = "model") -> Network:
+    """Build a Network from model tensors and metadata, checking every one."""
+    architecture = document.get("architecture")
+    if not isinstance(architecture, dict):
+        raise ModelFileError(f"{path}: metadata has no 'architecture'")
+    try:
+        sizes = check_sizes(architecture.get("sizes") or [])
+        activation = architecture.get("activation")
+        output_activation = architecture.get("output_activation")
+        get_activation(activation, hidden=True)
+        get_activation(output_activation)
+        dtype = np.dtype(check_dtype(architecture.get("dtype", "float32")))
+        init = check_init(architecture.get("init") or "nielsen")
+    except ValueError as error:
+        raise ModelFileError(f"{path}: bad architecture in metadata: {error}") from None
+
+    expected = {}
+    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        expected[f"layers.{index}.weight"] = (n_out, n_in)
+        expected[f"layers.{index}.bias"] = (n_out,)
+    missing = [name for name in expected if name not in tensors]
+    if missing:
+        raise ModelFileError(f"{path}: missing tensor(s) {', '.join(missing)} for sizes {sizes}")
+    for name, shape in expected.items():
+        array = tensors[name]
+        if array.shape != shape:
+            raise ModelFileError(f"{path}: tensor {name} must have shape {shape} for sizes {sizes}; got {array.shape}")
+        if array.dtype != dtype:
+            raise ModelFileError(f"{path}: tensor {name} must be {dtype.name}; got {array.dtype}")
+        if not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
+
+    net = object.__new__(Network)
+    net.sizes = sizes
+    net.activation = activation
+    net.output_activation = output_activation
+    net.dtype = dtype
+    net.init = init
+    last = len(sizes) - 2
+    net.layers = [
+        Dense(
+            np.array(tensors[f"layers.{i}.weight"]),
+            np.array(tensors[f"layers.{i}.bias"]),
+            output_activation if i == last else activation,
+        )
+        for i in range(len(sizes) - 1)
+    ]
+    net.metadata = {key: value for key, value in document.items() if key not in _DERIVED_KEYS}
+    return net
+
+
+# Keys recomputed on every save rather than carried over from a loaded file.
+_DERIVED_KEYS = {"format", "format_version", "digitnet_version", "architecture", "activations", "num_parameters"}
