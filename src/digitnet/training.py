@@ -333,6 +333,39 @@ class Trainer:
             for p, best in zip(self.net.parameters(), self.best_parameters):
                 p[...] = best
 
+    # ----------------------------------------------------------------- checkpoint state
+    def state(self) -> tuple[dict[str, NDArray], dict[str, Any]]:
+        """Everything needed to continue this run bit-identically, between epochs:
+        (tensors: optimizer buffers and best weights; JSON-able dict: epoch, generator state,
+        history, early-stopping bookkeeping). The network's own weights are saved separately."""
+        tensors = {f"optimizer.{name}": array for name, array in self.optimizer.state_dict().items()}
+        if self.best_parameters is not None:
+            tensors.update({f"best.{i}": array for i, array in enumerate(self.best_parameters)})
+        document = {
+            "epoch": self.epoch,
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.to_dict(),
+            "best_score": None if self.best_score == -math.inf else self.best_score,
+            "best_epoch": self.best_epoch,
+            "epochs_without_improvement": self.epochs_without_improvement,
+        }
+        return tensors, document
+
+    def restore_state(self, tensors: dict[str, NDArray], document: dict[str, Any]) -> None:
+        """Continue from state(); the network must already hold the saved weights."""
+        self.optimizer.load_state_dict(
+            {key.removeprefix("optimizer."): array for key, array in tensors.items() if key.startswith("optimizer.")}
+        )
+        best = sorted((int(key.split(".")[1]), array) for key, array in tensors.items() if key.startswith("best."))
+        self.best_parameters = [np.array(array) for _, array in best] or None
+        self.epoch = int(document["epoch"])
+        self.rng.bit_generator.state = document["rng"]
+        self.history = History.from_dict(document["history"])
+        score = document.get("best_score")
+        self.best_score = -math.inf if score is None else float(score)
+        self.best_epoch = int(document.get("best_epoch", 0))
+        self.epochs_without_improvement = int(document.get("epochs_without_improvement", 0))
+
     def run(self, on_batch=None, on_epoch=None) -> History:
         """Train until epochs are done or early stopping triggers; keep the best weights."""
         while not self.finished:

@@ -1,0 +1,60 @@
+"""Named training recipes. Each is a complete TrainConfig; command-line flags override them.
+
+- 3b1b:   the video's network as Nielsen's book trains it: 784-16-16-10, sigmoid everywhere,
+          quadratic cost, plain SGD, mini-batches of 10, learning rate 3.0, 30 epochs.
+- modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
+          Adam and a cosine learning-rate schedule.
+- best:   the most accurate MLP this project trains in under 10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from digitnet.training import TrainConfig
+
+PRESETS: dict[str, TrainConfig] = {
+    "3b1b": TrainConfig(
+        layers=[784, 16, 16, 10],
+        activation="sigmoid",
+        loss="quadratic",
+        init="standard-normal",
+        optimizer="sgd",
+        learning_rate=3.0,
+        batch_size=10,
+        epochs=30,
+    ),
+    "modern": TrainConfig(
+        layers=[784, 16, 16, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="cross-entropy",
+        init="he",
+        optimizer="adam",
+        learning_rate=3e-3,
+        schedule="cosine",
+        batch_size=32,
+        epochs=30,
+    ),
+    "best": TrainConfig(
+        layers=[784, 800, 800, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="cross-entropy",
+        init="he",
+        optimizer="adam",
+        learning_rate=1e-3,
+        schedule="cosine",
+        batch_size=128,
+        epochs=30,
+        dropout=0.2,
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """A fresh copy of the named preset; ValueError listing the presets otherwise."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    config = PRESETS[name]
+    return replace(config, layers=list(config.layers))

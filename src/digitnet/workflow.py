@@ -1,0 +1,221 @@
+"""The training workflow behind `digitnet train`: data, checkpoints, model and history files.
+
+Files written next to the model file OUT (say models/3b1b.safetensors):
+    models/3b1b.checkpoint.safetensors   after every epoch: weights, optimizer state, generator
+                                          state, epoch and history (for --resume)
+    models/3b1b.history.json / .csv      per-epoch loss and accuracies
+    models/3b1b.safetensors              the final model: the weights best on validation
+Every file is written under a temporary name and renamed, so a run killed at any moment (even
+SIGKILL) leaves the last complete checkpoint, and resuming it ends bit-identical to a run that
+was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from digitnet import modelfile
+from digitnet._files import atomic_write_bytes
+from digitnet.network import Network
+from digitnet.training import Trainer, TrainConfig
+
+CHECKPOINT_KIND = "checkpoint"
+
+
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    """models/3b1b.safetensors -> models/3b1b.checkpoint.safetensors."""
+    out = Path(out)
+    return out.with_name(f"{_stem(out)}.checkpoint.safetensors")
+
+
+def history_paths(out: str | os.PathLike) -> tuple[Path, Path]:
+    out = Path(out)
+    return out.with_name(f"{_stem(out)}.history.json"), out.with_name(f"{_stem(out)}.history.csv")
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".safetensors")
+
+
+def check_out_path(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out must name a .safetensors file; got {str(out)!r}")
+    if out.is_dir():
+        raise ValueError(f"--out must be a file path; {out} is a folder")
+    return out
+
+
+# --------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, trainer: Trainer, config: TrainConfig) -> None:
+    tensors, state = trainer.state()
+    modelfile.save(
+        trainer.net,
+        path,
+        extra_tensors=tensors,
+        kind=CHECKPOINT_KIND,
+        training=config.to_dict(),
+        checkpoint=state,
+    )
+
+
+def load_checkpoint(path: Path) -> tuple[Network, dict[str, np.ndarray], dict[str, Any]]:
+    """The network, the trainer's tensors and its state document from a checkpoint file."""
+    tensors, document = modelfile.read(path)
+    if document.get("kind") != CHECKPOINT_KIND or "checkpoint" not in document:
+        raise modelfile.ModelFileError(f"{path} is not a digitnet training checkpoint")
+    net = modelfile.network_from(tensors, document, path)
+    extra = {name: array for name, array in tensors.items() if not name.startswith("layers.")}
+    return net, extra, document
+
+
+# --------------------------------------------------------------------- the run
+@dataclass
+class RunResult:
+    net: Network
+    trainer: Trainer
+    out: Path
+    resumed_from_epoch: int
+    metrics: dict[str, float]
+
+
+def run_training(
+    config: TrainConfig,
+    data,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    say: Callable[[str], None] = print,
+    on_batch: Callable[[int, int, float], None] | None = None,
+    on_epoch_start: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> RunResult:
+    """Train config on data (a digitnet.datasets.Dataset), checkpointing after every epoch.
+
+    The last config.validation_size training images are held out for validation (the book's
+    convention); the weights best on them are kept. Returns the trained network and metrics.
+    """
+    from digitnet.datasets import split_validation
+
+    config.validate()
+    out = check_out_path(out)
+    checkpoint = checkpoint_path(out)
+    if config.layers[0] != data.x_train.shape[1] or config.layers[-1] != len(data.class_names):
+        raise ValueError(
+            f"layers must start with {data.x_train.shape[1]} inputs and end with "
+            f"{len(data.class_names)} outputs for {data.name}; got {config.layers}"
+        )
+    if config.validation_size >= len(data.x_train):
+        raise ValueError(f"validation_size must be smaller than the {len(data.x_train)} training images; got {config.validation_size}")
+    if config.validation_size:
+        x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train, size=config.validation_size)
+        validation = (x_val, y_val)
+    else:
+        x_train, y_train, validation = data.x_train, data.y_train, None
+
+    net = config.make_network()
+    resumed_from = 0
+    saved = None
+    if resume:
+        if checkpoint.exists():
+            saved_net, tensors, document = load_checkpoint(checkpoint)
+            if document.get("training") != config.to_dict():
+                raise ValueError(
+                    f"{checkpoint} was made with different settings; resume with the same arguments, "
+                    "or delete the checkpoint to start again"
+                )
+            net = saved_net
+            saved = (tensors, document["checkpoint"])
+        else:
+            say(f"No checkpoint at {checkpoint}: starting from the beginning.")
+    net.metadata = {}
+    trainer = Trainer(
+        net, x_train, y_train,
+        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+        optimizer=config.optimizer, loss=config.loss, seed=config.seed,
+        weight_decay=config.weight_decay, dropout=config.dropout, schedule=config.schedule,
+        momentum=config.momentum, nesterov=config.nesterov, patience=config.patience,
+        validation=validation, test=(data.x_test, data.y_test),
+    )
+    if saved is not None:
+        trainer.restore_state(*saved)
+        resumed_from = trainer.epoch
+        say(f"Resuming from {checkpoint} after epoch {trainer.epoch} of {config.epochs}.")
+
+    try:
+        while not trainer.finished:
+            if on_epoch_start is not None:
+                on_epoch_start(trainer.epoch + 1, config.epochs)
+            record = trainer.run_epoch(on_batch)
+            save_checkpoint(checkpoint, trainer, config)
+            write_history(out, trainer)
+            if on_epoch is not None:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        say(f"Interrupted: the checkpoint after epoch {trainer.epoch} is in {checkpoint}; "
+            "run the same command with --resume to continue.")
+        raise
+
+    if validation is not None:
+        trainer.restore_best()
+    metrics = final_metrics(net, trainer, data, validation)
+    modelfile.save(
+        net, out,
+        training=config.to_dict(),
+        metrics=metrics,
+        dataset=data.name,
+        class_names=list(data.class_names),
+        history=trainer.history.to_dict(),
+    )
+    write_history(out, trainer)
+    remember_last_model(out)
+    return RunResult(net, trainer, out, resumed_from, metrics)
+
+
+def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str, float]:
+    metrics = {
+        "test_accuracy": float(np.mean(net.predict(data.x_test) == data.y_test)),
+        "epochs_run": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "train_seconds": float(sum(trainer.history.seconds)),
+    }
+    if validation is not None:
+        metrics["val_accuracy"] = float(np.mean(net.predict(validation[0]) == validation[1]))
+    return metrics
+
+
+def write_history(out: Path, trainer: Trainer) -> None:
+    json_path, csv_path = history_paths(out)
+    atomic_write_bytes(json_path, json.dumps(trainer.history.to_dict(), indent=1).encode())
+    atomic_write_bytes(csv_path, trainer.history.to_csv().encode())
+
+
+# --------------------------------------------------------------------- the last trained model
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "digitnet"
+
+
+def remember_last_model(path: Path) -> None:
+    record = {"path": str(Path(path).resolve()), "time": time.time()}
+    try:
+        atomic_write_bytes(state_dir() / "last-model.json", json.dumps(record).encode())
+    except OSError:
+        pass  # remembering is a convenience; training itself succeeded
+
+
+def last_model() -> Path | None:
+    """The model file most recently written by `digitnet train`, if it still exists."""
+    try:
+        record = json.loads((state_dir() / "last-model.json").read_text())
+        path = Path(record["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
