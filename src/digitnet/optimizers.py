@@ -52,11 +52,15 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Array]:
-        """The state as named arrays (for checkpoints): step count and every buffer."""
+        """A snapshot of the state as named arrays (for checkpoints): step count and every buffer.
+
+        Copies, not the live buffers: the buffers are updated in place by every step, so a
+        reference taken now would silently drift away from the step count it was saved with.
+        """
         arrays = {"t": np.array([self.t], dtype=np.int64)}
         for name, buffers in self.state.items():
             for i, buffer in enumerate(buffers):
-                arrays[f"{name}.{i}"] = buffer
+                arrays[f"{name}.{i}"] = buffer.copy()
         return arrays
 
     def load_state_dict(self, arrays: dict[str, Array]) -> None:
