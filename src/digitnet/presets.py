@@ -1,7 +1,10 @@
 """Named training recipes. Each is a complete TrainConfig; command-line flags override them.
 
 - 3b1b:   the video's network as Nielsen's book trains it: 784-16-16-10, sigmoid everywhere,
-          quadratic cost, plain SGD, mini-batches of 10, learning rate 3.0, 30 epochs.
+          quadratic cost, plain SGD, mini-batches of 10, learning rate 3.0, 30 epochs. Weights
+          start as the book recommends for sigmoid neurons (chapter 3): N(0, 1/n_in), biases
+          N(0, 1). The book's first network.py drew every weight from N(0, 1); that is
+          `--init standard-normal`, which lands about half a point lower on this network.
 - modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
           Adam and a cosine learning-rate schedule.
 - best:   the most accurate MLP this project trains in under 10 minutes on 2 cores.
@@ -18,7 +21,7 @@ PRESETS: dict[str, TrainConfig] = {
         layers=[784, 16, 16, 10],
         activation="sigmoid",
         loss="quadratic",
-        init="standard-normal",
+        init="nielsen",
         optimizer="sgd",
         learning_rate=3.0,
         batch_size=10,
