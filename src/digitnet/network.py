@@ -106,6 +106,20 @@ class Network:
         """The index of the most active output neuron for each example: (n,)."""
         return self.forward(X).argmax(axis=1)
 
+    def probabilities(self, X: ArrayLike) -> Array:
+        """Each output as a share of 1, for display: (n, sizes[-1]), rows sum to 1.
+
+        A softmax output already is a distribution; sigmoid outputs (the video's network)
+        are divided by their sum; any other output goes through softmax.
+        """
+        A = self.forward(X)
+        if self.output_activation == "softmax":
+            return A
+        if self.output_activation == "sigmoid":
+            total = A.sum(axis=1, keepdims=True)
+            return A / np.maximum(total, np.finfo(A.dtype).tiny)
+        return get_activation("softmax").function(A)
+
     def loss(self, X: ArrayLike, Y: ArrayLike, loss: str = "quadratic") -> float:
         """The mean cost over the batch. Y: labels (n,) or targets (n, sizes[-1])."""
         cost = get_loss(loss, self.output_activation)
