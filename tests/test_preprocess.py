@@ -62,7 +62,13 @@ def coverage(digit="7", canvas=(280, 280), box=None, stroke=0.11, supersample=4)
 
 def paint(mask, ink, paper):
     """RGB picture: ink colour where mask is 255, paper colour where it is 0, blended between."""
-    return Image.composite(Image.new("RGB", mask.size, ink), Image.new("RGB", mask.size, paper), mask)
+    ink_layer, paper_layer = Image.new("RGB", mask.size, ink), Image.new("RGB", mask.size, paper)
+    return Image.composite(ink_layer, paper_layer, mask)
+
+
+def on_paper(digit):
+    """The everyday picture: a black digit on white paper, 280×280."""
+    return paint(coverage(digit), "black", "white")
 
 
 def transparent(mask, rgb):
@@ -137,15 +143,22 @@ def _file(tmp_path, digit):
     return path
 
 
+def _cropped_tight(digit):
+    # No margin at all: the ink touches every edge, and the border is still mostly paper.
+    image = paint(coverage(digit), "black", "white")
+    return image.crop(Image.eval(image.convert("L"), lambda v: 255 - v).getbbox())
+
+
 VARIANTS = {
     # geometry
+    "cropped to the ink, no margin": lambda d, _: _cropped_tight(d),
     "shifted to a corner": lambda d, _: coverage(d, box=(6, 10, 136, 140)),
     "large 1200x1200": lambda d, _: coverage(d, canvas=(1200, 1200), supersample=1),
     "small 36x36": lambda d, _: coverage(d, canvas=(36, 36), supersample=16),
     "wide canvas": lambda d, _: coverage(d, canvas=(700, 200)),
     "tall canvas": lambda d, _: coverage(d, canvas=(150, 500)),
     # polarity and colour
-    "inverted (black on white)": lambda d, _: paint(coverage(d), "black", "white"),
+    "inverted (black on white)": lambda d, _: on_paper(d),
     "transparent, RGB black": lambda d, _: transparent(coverage(d), (0, 0, 0)),
     "transparent, RGB white": lambda d, _: transparent(coverage(d), (255, 255, 255)),
     "blue on yellow": lambda d, _: paint(coverage(d), BLUE, YELLOW),
@@ -153,12 +166,12 @@ VARIANTS = {
     "red on grey, equal luminance": lambda d, _: paint(coverage(d), RED, GREY),
     "grey paper, dark ink": lambda d, _: paint(coverage(d), (20, 20, 20), (110, 110, 110)),
     # file formats and modes
-    "JPEG quality 60": lambda d, _: encoded(paint(coverage(d), "black", "white"), "JPEG", quality=60),
-    "JPEG colour photo-like": lambda d, _: encoded(paint(coverage(d), BLUE, YELLOW), "JPEG", quality=75),
-    "palette GIF": lambda d, _: encoded(paint(coverage(d), "black", "white").convert("P"), "GIF"),
+    "JPEG quality 60": lambda d, _: encoded(on_paper(d), "JPEG", quality=60),
+    "JPEG, blue on yellow": lambda d, _: encoded(paint(coverage(d), BLUE, YELLOW), "JPEG"),
+    "palette GIF": lambda d, _: encoded(on_paper(d).convert("P"), "GIF"),
     "GIF with transparency": lambda d, _: _gif_transparent(d),
-    "BMP": lambda d, _: encoded(paint(coverage(d), "black", "white"), "BMP"),
-    "WebP lossy": lambda d, _: encoded(paint(coverage(d), "black", "white"), "WEBP", quality=80),
+    "BMP": lambda d, _: encoded(on_paper(d), "BMP"),
+    "WebP lossy": lambda d, _: encoded(on_paper(d), "WEBP", quality=80),
     "16-bit PNG": lambda d, _: _png16(d),
     "1-bit image": lambda d, _: coverage(d, canvas=(560, 560), supersample=1).convert("1"),
     "LA image": lambda d, _: Image.merge("LA", (Image.new("L", (280, 280), 0), coverage(d))),
@@ -169,7 +182,7 @@ VARIANTS = {
     "binary file object": lambda d, tmp: io.BytesIO(_file(tmp, d).read_bytes()),
     "uint8 array": lambda d, _: np.asarray(coverage(d)),
     "float array": lambda d, _: 1 - np.asarray(coverage(d), dtype=np.float64) / 255,
-    "(H, W, 1) float32 array": lambda d, _: np.asarray(coverage(d), dtype=np.float32)[..., None] / 255,
+    "(H, W, 1) float32 array": lambda d, _: np.asarray(coverage(d), np.float32)[..., None] / 255,
     "RGB array": lambda d, _: np.asarray(paint(coverage(d), BLUE, YELLOW)),
     "RGBA array": lambda d, _: np.asarray(transparent(coverage(d), (255, 255, 255))),
 }
@@ -245,6 +258,40 @@ def test_info_reports_what_was_found(tmp_path):
     assert to_mnist(rgba, return_info=True)[1]["polarity"] == "alpha"
     grey_paper = paint(coverage("1"), (20, 20, 20), (110, 110, 110))
     assert to_mnist(grey_paper, return_info=True)[1]["polarity"] == "dark-on-light"
+
+
+def _tRNS(mode):
+    # PNG's tRNS chunk: one colour (here white paper) is fully transparent, no alpha channel.
+    white = 255 if mode == "L" else (255, 255, 255)
+    data = encoded(paint(coverage("7"), "black", "white").convert(mode), "PNG", transparency=white)
+    return Image.open(io.BytesIO(data))
+
+
+ODD_MODES = {
+    "L with tRNS transparency": lambda: _tRNS("L"),
+    "RGB with tRNS transparency": lambda: _tRNS("RGB"),
+    "La (premultiplied)": lambda: transparent(coverage("7"), (0, 0, 0)).convert("LA").convert("La"),
+    "RGBa (premultiplied)": lambda: transparent(coverage("7"), (0, 0, 0)).convert("RGBa"),
+    "PA": lambda: paint(coverage("7"), "black", "white").convert("P").convert("PA"),
+    "CMYK JPEG": lambda: encoded(paint(coverage("7"), "black", "white").convert("CMYK"), "JPEG"),
+    "YCbCr": lambda: paint(coverage("7"), BLUE, YELLOW).convert("YCbCr"),
+    "HSV": lambda: paint(coverage("7"), BLUE, YELLOW).convert("HSV"),
+    "LAB": lambda: paint(coverage("7"), BLUE, YELLOW).convert("LAB"),
+    "I holding 0..255": lambda: coverage("7").convert("I"),
+    "F holding 0..255": lambda: coverage("7").convert("F"),
+    "F holding 0..1": lambda: Image.fromarray(np.asarray(coverage("7"), dtype=np.float32) / 255),
+}
+
+
+@pytest.mark.parametrize("mode", ODD_MODES)
+def test_less_common_modes(mode, reference):
+    assert_same_digit(to_mnist(ODD_MODES[mode]()), reference["7"])
+
+
+def test_float_image_with_nan():
+    image = Image.fromarray(np.full((20, 20), np.nan, dtype=np.float32))
+    with pytest.raises(PreprocessError, match="contains NaN or infinity"):
+        to_mnist(image)
 
 
 def test_opaque_rgba_uses_colour_not_alpha(reference):
@@ -536,6 +583,26 @@ def test_random_images_of_every_mode(array, mode):
     image = Image.fromarray(array).convert(mode)
     try:
         x = to_mnist(encoded(image, "PNG"))
+    except PreprocessError:
+        return
+    assert x.shape == (28, 28) and 0 <= x.min() and x.max() == pytest.approx(1.0)
+
+
+_SMALL_FILES = {
+    fmt: encoded(paint(coverage("4", canvas=(40, 40)), BLUE, YELLOW).convert(mode), fmt)
+    for fmt, mode in [("PNG", "RGB"), ("GIF", "P"), ("JPEG", "RGB"), ("BMP", "RGB"), ("WEBP", "L")]
+}
+
+
+@given(st.sampled_from(sorted(_SMALL_FILES)), st.data())
+def test_damaged_files_give_a_digit_or_a_preprocess_error(fmt, data):
+    """Truncated or overwritten bytes: never a crash other than PreprocessError."""
+    damaged = bytearray(_SMALL_FILES[fmt])
+    for _ in range(data.draw(st.integers(1, 4))):
+        damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    damaged = damaged[: data.draw(st.integers(0, len(damaged)))]
+    try:
+        x = to_mnist(bytes(damaged))
     except PreprocessError:
         return
     assert x.shape == (28, 28) and 0 <= x.min() and x.max() == pytest.approx(1.0)

@@ -77,6 +77,7 @@ class PreprocessError(ValueError):
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 ImageLike = ImageSource | Image.Image | NDArray[Any]
+Pixels = tuple[NDArray[np.float32], NDArray[np.float32] | None, int]  # colour, alpha, factor
 
 
 # --------------------------------------------------------------------------- loading files
@@ -123,7 +124,7 @@ def _decode(file: BinaryIO, name: str) -> Image.Image:
                 _check_size(image.size, name)  # only the header has been read so far
                 image.load()
                 return ImageOps.exif_transpose(image)  # a decoded copy, independent of file
-    except PreprocessError:
+    except (PreprocessError, MemoryError):
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
         raise PreprocessError(f"{name} is too large to decode safely: {err}") from err
@@ -162,14 +163,16 @@ def _source_name(source: object) -> str:
 # --------------------------------------------------------------------------- pixels
 
 
-def _pixels(image: ImageLike, name: str) -> tuple[NDArray[np.float32], NDArray[np.float32] | None, int]:
+def _pixels(image: ImageLike, name: str) -> Pixels:
     """Colour (h, w, c) in [0, 1] with c = 1 (grey) or 3 (RGB), alpha (h, w) or None, and the
     whole-pixel factor the image was reduced by to fit WORK_SIDE."""
     if isinstance(image, np.ndarray):
         return _pixels_from_array(image, name)
     if isinstance(image, Image.Image):
         return _pixels_from_pil(image, name)
-    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(image, "read"):
+    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
+        return _pixels_from_pil(load_image(image), name)
+    if hasattr(image, "read"):
         return _pixels_from_pil(load_image(image), name)
     raise TypeError(
         "expected a PIL image, a NumPy array, a path, bytes or a binary file object; "
@@ -181,26 +184,27 @@ def _reduction(width: int, height: int) -> int:
     return max(1, math.ceil(max(width, height) / WORK_SIDE))
 
 
-def _pixels_from_pil(image: Image.Image, name: str):
+def _pixels_from_pil(image: Image.Image, name: str) -> Pixels:
     _check_size(image.size, name)
     factor = _reduction(*image.size)
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey
+        grey = np.asarray(image, dtype=np.float32)  # (h, w)
+        if not np.isfinite(grey).all():
+            raise PreprocessError(f"{name} contains NaN or infinity")
+        grey = np.clip(grey / _white_level(image.mode, grey), 0.0, 1.0)
+        return _reduce(grey[..., None], factor), None, factor
     has_alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
     try:
-        if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey
-            grey = np.asarray(image, dtype=np.float32)
-            top = 65535.0 if image.mode.startswith("I") else 1.0
-            if image.mode == "I" and grey.size and grey.max() <= 255:
-                top = 255.0  # 8-bit data stored as 32-bit integers
-            grey = np.clip(grey / top, 0.0, 1.0)[..., None]  # (h, w, 1)
-            return _reduce(grey, factor), None, factor
+        if image.mode == "La":  # premultiplied alpha converts only to LA
+            image = image.convert("LA")
         if has_alpha:
             image = image.convert("RGBA")
         elif image.mode in ("1", "L"):
             image = image.convert("L")
-        else:  # P, CMYK, YCbCr, HSV, ...
+        else:  # P, CMYK, YCbCr, HSV, LAB, ...
             image = image.convert("RGB")
     except (ValueError, OSError) as err:
-        raise PreprocessError(f"cannot convert {name} (mode {image.mode}) to RGB: {err}") from err
+        raise PreprocessError(f"cannot convert {name} to RGB: {err}") from err
     if factor > 1:
         image = image.reduce(factor)  # box average over factor × factor blocks
     values = np.asarray(image, dtype=np.float32) / 255.0  # (h, w) or (h, w, c)
@@ -211,7 +215,20 @@ def _pixels_from_pil(image: Image.Image, name: str):
     return values, None, factor
 
 
-def _pixels_from_array(array: NDArray[Any], name: str):
+def _white_level(mode: str, grey: NDArray[np.float32]) -> float:
+    """The value meaning white in a 16/32-bit grey image: 65535 for I;16 (as PNG defines it);
+    for I and F, whichever of 1, 255 and 65535 first holds the data (a float image may be 0..1
+    or 0..255; Pillow stores 8-bit data converted to I as 0..255)."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    high = float(grey.max())
+    for level in (1.0, 255.0) if mode == "F" else (255.0,):
+        if high <= level:
+            return level
+    return 65535.0
+
+
+def _pixels_from_array(array: NDArray[Any], name: str) -> Pixels:
     if array.ndim == 2:
         channels = 1
     elif array.ndim == 3 and array.shape[-1] in (1, 3, 4):
@@ -274,7 +291,8 @@ def to_mnist(image: ImageLike, *, return_info: bool = False):
     """Prepare any digit image as MNIST was prepared: (28, 28) float32 in [0, 1], ink 1.
 
     image: a PIL image; a path, bytes or binary file object (opened with load_image); or a
-    NumPy array (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, uint8 0..255 or float 0..1.
+    NumPy array (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, uint8 0..255 or
+    float 0..1.
     Steps (see the module docstring): ink from alpha or from the distance to the background
     colour; normalise to peak 1; crop to the bounding box of the ink above NOISE_FLOOR; scale
     the longer side to 20 px keeping the aspect ratio; paste into 28×28 with the centre of
