@@ -116,8 +116,9 @@ def load_image(source: ImageSource) -> Image.Image:
 
 def _decode(file: BinaryIO, name: str) -> Image.Image:
     try:
-        # Pillow warns at MAX_IMAGE_PIXELS and raises at twice that; both mean "refuse", and
-        # the warning must not depend on the caller's warning filters.
+        # Pillow warns at MAX_IMAGE_PIXELS (89 M) and raises at twice that; both mean "refuse",
+        # whatever the caller's warning filters. (catch_warnings is process-wide, so threads
+        # may race on it; the real guard is _check_size, whose MAX_PIXELS is lower.)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file, formats=IMAGE_FORMATS) as image:
@@ -287,7 +288,9 @@ def _reduce(values: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
 # --------------------------------------------------------------------------- the MNIST steps
 
 
-def to_mnist(image: ImageLike, *, return_info: bool = False):
+def to_mnist(
+    image: ImageLike, *, return_info: bool = False
+) -> NDArray[np.float32] | tuple[NDArray[np.float32], dict[str, Any]]:
     """Prepare any digit image as MNIST was prepared: (28, 28) float32 in [0, 1], ink 1.
 
     image: a PIL image; a path, bytes or binary file object (opened with load_image); or a
