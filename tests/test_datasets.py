@@ -350,11 +350,12 @@ def test_gzip_bomb_is_not_decompressed_past_the_header(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 0.5
 
 
-def test_compressed_limit_is_adjustable(tmp_path: Path) -> None:
-    write_idx(tmp_path / "a.gz", np.zeros(100, np.uint8))
+@pytest.mark.parametrize("name", ["a", "a.gz"])
+def test_size_limit_is_adjustable(tmp_path: Path, name: str) -> None:
+    write_idx(tmp_path / name, np.zeros(100, np.uint8))
     with pytest.raises(DatasetError, match=r"more than the 99-byte limit"):
-        read_idx(tmp_path / "a.gz", max_bytes=99)
-    assert read_idx(tmp_path / "a.gz", max_bytes=100).shape == (100,)
+        read_idx(tmp_path / name, max_bytes=99)
+    assert read_idx(tmp_path / name, max_bytes=100).shape == (100,)
 
 
 def test_read_idx_missing_file_is_file_not_found(tmp_path: Path) -> None:
@@ -662,6 +663,32 @@ def test_refused_connection_fails_fast(tiny: Tiny) -> None:
     assert time.perf_counter() - start < 1.0
 
 
+def test_hanging_dns_lookup_times_out(
+    tiny: Tiny, fast_timeout: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+    release = threading.Event()
+
+    def hanging(host: str, *args: object, **kwargs: object) -> object:
+        if host.endswith(".invalid"):
+            release.wait(10)
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    spec = tiny.spec(mirrors=("https://slow-dns.invalid/mnist/",))
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError, match=r"looking up slow-dns.invalid timed out"):
+            datasets.fetch(spec)
+    finally:
+        release.set()
+    assert time.perf_counter() - start < 4 * fast_timeout
+
+
 def test_mirrors_from_the_environment(
     tiny: Tiny, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -734,6 +761,18 @@ def test_unreadable_stamp_only_costs_a_rehash(tiny: Tiny, mirror: Mirror) -> Non
     (datasets.cache_dir(spec) / "verified.json").write_text("{not json")
     assert_matches(datasets.load(spec), tiny)
     assert len(mirror.requests) == 4
+
+
+def test_unwritable_cache_is_named_not_blamed_on_the_mirror(
+    tmp_path: Path, tiny: Tiny, mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "cache-is-a-file"
+    not_a_folder.write_bytes(b"")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))
+    spec = tiny.spec(mirrors=(mirror.serve(tiny), mirror.serve(tiny, folder="second")))
+    with pytest.raises(DatasetError, match=r"cannot write to the cache folder .*cache-is-a-file"):
+        datasets.fetch(spec)
+    assert len(mirror.requests) == 1, "no point trying other mirrors"
 
 
 def test_cache_dir_follows_xdg(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,7 +90,8 @@ _TYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items(
 _TYPE_NAMES = ", ".join(str(dtype.newbyteorder("=")) for dtype in IDX_TYPES.values())
 
 # A compressed file's real size is unknown until it is decompressed, so its header's claim is
-# capped: no MNIST-like dataset comes near 2 GiB, and an absurd claim fails before any reading.
+# capped (raw files too, for one rule): no MNIST-like dataset comes near 2 GiB, and an absurd
+# claim fails before any reading.
 MAX_IDX_BYTES = 2**31
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -103,7 +104,9 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
     int32, float32 or float64). Raises DatasetError, naming the file, when the magic number,
     type code or dimension count is wrong, or when the dimensions do not match the data: the
     check happens before the data is read, and a compressed file is decompressed no further
-    than the header says (nor past `max_bytes`). A missing file raises FileNotFoundError.
+    than the header says. Payloads over `max_bytes` are refused (for a compressed file, whose
+    real size is unknown until inflated, before inflating). A missing file raises
+    FileNotFoundError.
     """
     path = Path(path)
     with open(path, "rb") as file:
@@ -161,6 +164,11 @@ def _read_idx_stream(
                 f"({expected} bytes of data); the file has {got} bytes after the header"
                 + (" (truncated)" if got < expected else "")
             )
+        if expected > max_bytes:
+            raise DatasetError(
+                f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
+                f"the {max_bytes}-byte limit (read_idx's max_bytes)"
+            )
         payload = bytearray(expected)
         view, filled = memoryview(payload), 0
         while filled < expected:
@@ -172,7 +180,7 @@ def _read_idx_stream(
         if expected > max_bytes:
             raise DatasetError(
                 f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
-                f"the {max_bytes}-byte limit for a compressed file"
+                f"the {max_bytes}-byte limit (read_idx's max_bytes)"
             )
         # Grow with the data actually present, so a lying header cannot make us allocate.
         payload = bytearray()
@@ -383,7 +391,7 @@ def _read_chunks(stream: IO[bytes], limit: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _check_digest(chunks: Iterable[bytes], idx_file: IdxFile, sink: IO[bytes] | None) -> None:
+def _check_digest(chunks: Iterable[bytes], idx_file: IdxFile, sink: Any = None) -> None:
     """Hash `chunks` (copying them to `sink`); raise _Rejected unless size and SHA-256 match."""
     digest = hashlib.sha256()
     size = 0
@@ -480,7 +488,7 @@ class _Progress:
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(stderr=True, highlight=False),
                 transient=False,
             )
             self._progress.start()
@@ -502,6 +510,30 @@ class _Progress:
             self._progress.console.print(text)
 
 
+class _CacheError(DatasetError):
+    """The cache cannot be written: no source can help, so the fetch stops here."""
+
+    def __init__(self, cache: Path, error: OSError) -> None:
+        super().__init__(
+            f"cannot write to the cache folder {cache} ({_reason(error)}); set XDG_CACHE_HOME "
+            "to a writable folder, or put the files in a folder and pass --data-dir FOLDER"
+        )
+
+
+class _CacheSink:
+    """A cache file being written: a failed write (disk full) is the cache's fault, not the
+    source's, and must not be reported as an unreachable mirror."""
+
+    def __init__(self, file: IO[bytes], cache: Path) -> None:
+        self._file, self._cache = file, cache
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            raise _CacheError(self._cache, error) from error
+
+
 @dataclass
 class _Attempt:
     """State of one fetch: the cache folder, what is found, and why each source failed."""
@@ -519,9 +551,15 @@ class _Attempt:
     def store(self, chunks: Iterable[bytes], idx_file: IdxFile) -> Path:
         """Copy `chunks` into the cache under a temporary name; rename only if verified."""
         destination = self.cache / idx_file.filename
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.cache, os.W_OK):
+                raise PermissionError("not writable")
+        except OSError as error:
+            raise _CacheError(self.cache, error) from error
         with atomic_path(destination) as temporary:
-            with open(temporary, "wb") as sink:
-                _check_digest(chunks, idx_file, sink)
+            with open(temporary, "wb") as file:
+                _check_digest(chunks, idx_file, _CacheSink(file, self.cache))
         _record_stamp(destination, idx_file)
         self.found[idx_file.role] = destination
         return destination
@@ -537,7 +575,9 @@ def _data_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | Non
         return None
     if not folder.is_dir():
         # A mistyped folder is a mistake to report, not a reason to download elsewhere.
-        raise DatasetError(f"data folder {folder} (from {origin}) does not exist or is not a folder")
+        raise DatasetError(
+            f"data folder {folder} (from {origin}) does not exist or is not a folder"
+        )
     return folder, origin
 
 
@@ -561,6 +601,9 @@ def _from_folder(attempt: _Attempt, folder: Path, label: str, copy: bool) -> Non
                 problems.append(f"{path.name}: {_reason(error)}")
     if problems:
         attempt.failures.append(f"{label}: " + "; ".join(problems))
+        # Falling through to other sources is right, but a user who named a folder should
+        # hear why it was passed over (shown on a terminal only, with the progress bars).
+        attempt.progress.note(f"{label}: {'; '.join(problems)}; trying the other sources")
 
 
 def _from_cache(attempt: _Attempt) -> None:
@@ -603,10 +646,16 @@ def _from_mirrors(attempt: _Attempt) -> None:
     for base in _mirrors(attempt.spec):
         if not attempt.missing:
             return
+        lookup_problem = _lookup_problem(base)
+        if lookup_problem is not None:
+            attempt.failures.append(f"mirror {base}: unreachable ({lookup_problem})")
+            continue
         problems = []
         for idx_file in attempt.missing:
             try:
                 _download(attempt, base, idx_file)
+            except DatasetError:
+                raise  # the cache, not the mirror, is at fault (a ValueError, caught below)
             except urllib.error.HTTPError as error:
                 problems.append(f"{idx_file.filename}: HTTP {error.code} {error.reason}")
             except (OSError, http.client.HTTPException, ValueError) as error:
@@ -618,6 +667,38 @@ def _from_mirrors(attempt: _Attempt) -> None:
                 problems.append(f"{idx_file.filename}: {error}")
         if problems:
             attempt.failures.append(f"mirror {base}: " + "; ".join(problems))
+
+
+def _lookup_problem(url: str) -> str | None:
+    """Why the URL's host cannot be resolved within TIMEOUT_SECONDS, or None if it can.
+
+    urllib's timeout covers connecting and reading but not the DNS lookup, which can hang
+    for many seconds on a machine with a broken resolver; so look up in a daemon thread first.
+    """
+    import socket
+    import threading
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or parts.scheme in urllib.request.getproxies():
+        return None  # a bad URL is reported by urlopen; behind a proxy, the proxy resolves
+    outcome: list[BaseException | None] = []
+
+    def resolve() -> None:
+        try:
+            socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+            outcome.append(None)
+        except (OSError, UnicodeError) as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=resolve, name="digitnet-dns", daemon=True)
+    thread.start()
+    thread.join(TIMEOUT_SECONDS)
+    if not outcome:
+        return f"looking up {parts.hostname} timed out"
+    error = outcome[0]
+    return None if error is None else _reason(error)
 
 
 def _download(attempt: _Attempt, base: str, idx_file: IdxFile) -> None:
@@ -722,9 +803,9 @@ def _from_tarball(attempt: _Attempt, tarball: Path) -> list[str]:
                     continue
                 extracted = archive.extractfile(member)
                 assert extracted is not None  # regular members always have content
-                content = extracted
+                content: IO[bytes] = extracted
                 if member.name.endswith(".gz"):
-                    content = gzip.GzipFile(fileobj=extracted, mode="rb")  # type: ignore[assignment]
+                    content = gzip.GzipFile(fileobj=extracted, mode="rb")
                 try:
                     attempt.store(_read_chunks(content, idx_file.size), idx_file)
                 except _Rejected as error:
@@ -785,7 +866,7 @@ def _no_source_message(spec: DatasetSpec, attempt: _Attempt) -> str:
         f"Tried:\n{tried}\n"
         f"To provide the files yourself, put {names} (raw or .gz) in a folder and pass "
         f"--data-dir FOLDER (or data_dir=FOLDER, or set DIGITNET_DATA=FOLDER); "
-        f"or place them in {attempt.cache}."
+        f"or copy the raw files into {attempt.cache}."
     )
 
 
