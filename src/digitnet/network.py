@@ -146,6 +146,11 @@ class Network:
     def _output_delta(self, A: Array, Y: Array, cost) -> Array:
         """∂C/∂Z of the output layer, (n, sizes[-1])."""
         if cost.fused_with == self.output_activation:
+            if cost.fused_with == "softmax":
+                # Softmax + cross-entropy: ∂C/∂Z = (P ⊙ Σₖyₖ − Y)/n. That is the familiar
+                # (P − Y)/n whenever a target row sums to 1 (one-hot labels, distributions);
+                # written out so that other targets (e.g. a zero row) get the true gradient.
+                return (A * Y.sum(axis=1, keepdims=True) - Y) / len(A)
             return (A - Y) / len(A)
         return self.layers[-1].activation_function.backward(cost.gradient(A, Y), A)
 
