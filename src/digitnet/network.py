@@ -226,7 +226,13 @@ def check_inputs(X: ArrayLike, n_in: int, dtype: np.dtype, name: str = "X") -> A
         raise ValueError(f"{name} must be floating point (values in [0, 1]); got dtype {X.dtype}{hint}")
     if not np.isfinite(X).all():
         raise ValueError(f"{name} must be finite; got NaN or inf")
-    return np.ascontiguousarray(X, dtype=dtype)
+    if X.dtype != dtype:
+        # A float64 value beyond float32's range would silently become inf in the cast.
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name} must fit in {np.dtype(dtype).name}; got values beyond ±{np.finfo(dtype).max:.3g}")
+    return np.ascontiguousarray(X)
 
 
 def check_targets(Y: ArrayLike, n: int, n_out: int, dtype: np.dtype, name: str = "Y") -> Array:
