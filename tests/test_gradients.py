@@ -128,6 +128,25 @@ def test_backprop_matches_finite_differences(hidden, output, loss, seed):
     assert error < TOLERANCE, f"relative error {error:.2e}"
 
 
+@pytest.mark.parametrize("targets", ["distributions", "unnormalised", "zero-row"])
+@pytest.mark.parametrize("hidden", ["tanh", "relu"])
+def test_softmax_cross_entropy_with_soft_targets(hidden, targets):
+    # The fused gradient must be the gradient of the cost for any targets check_targets
+    # accepts, not only for one-hot labels.
+    net, X, _ = tiny_problem(hidden, "softmax", "cross-entropy", 5)
+    rng = np.random.default_rng(6)
+    Y = {
+        "distributions": rng.dirichlet(np.ones(SIZES[-1]), size=N_EXAMPLES),
+        "unnormalised": rng.uniform(0, 2, size=(N_EXAMPLES, SIZES[-1])),
+        "zero-row": np.vstack([np.eye(SIZES[-1])[[0, 1, 2, 0, 1]], np.zeros((1, SIZES[-1]))]),
+    }[targets]
+    analytic = flatten(net.gradients(X, Y, loss="cross-entropy"))
+    numeric = numerical_gradient(lambda: net.loss(X, Y, loss="cross-entropy"), net.parameters())
+    error = relative_error(analytic, numeric)
+    record(f"{hidden} -> softmax / cross-entropy, {targets} targets", error)
+    assert error < TOLERANCE, f"relative error {error:.2e}"
+
+
 def masked_loss(net, X, Y, masks, loss):
     """The cost of the network with fixed dropout masks on the hidden layers, computed here."""
     A = X

@@ -330,6 +330,21 @@ def test_bad_inputs(video_net, method, X, message):
         getattr(video_net, method)(X)
 
 
+def test_inputs_must_fit_the_network_dtype():
+    X = np.zeros((1, 3))
+    X[0, 0] = 1e39  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match=r"X must fit in float32; got values beyond ±3\.4e\+38"):
+        dn.Network([3, 2], seed=0).forward(X)
+    assert np.isfinite(dn.Network([3, 2], seed=0, dtype="float64").forward(X)).all()
+
+
+def test_float64_inputs_are_converted_for_a_float32_network():
+    net = dn.Network([3, 2], seed=0)
+    X = np.full((2, 3), 0.1)
+    assert net.activations(X)[0].dtype == np.float32
+    np.testing.assert_array_equal(net.forward(X), net.forward(X.astype(np.float32)))
+
+
 def test_bad_inputs_to_loss_and_gradients(video_net):
     for method in (video_net.loss, video_net.gradients):
         with pytest.raises(ValueError, match=r"X must have shape \(n, 784\); got \(28, 28\)"):
