@@ -136,6 +136,24 @@ def test_gradients_match_torch_float64(hidden, output, loss):
         assert error < 1e-12
 
 
+@pytest.mark.parametrize("targets", ["distributions", "unnormalised"])
+def test_cross_entropy_with_soft_targets_matches_torch(targets):
+    net = dn.Network([30, 16, 10], activation="relu", output_activation="softmax", seed=7, dtype="float64")
+    X, _ = batch(n=12, n_in=30, seed=8)
+    rng = np.random.default_rng(9)
+    Y = rng.dirichlet(np.ones(10), size=12) if targets == "distributions" else rng.uniform(0, 2, size=(12, 10))
+    params = torch_parameters(net)
+    _, Z = torch_forward(net, params, X)
+    reference = F.cross_entropy(Z, torch.from_numpy(Y))  # −(1/n) Σ y log softmax(z)
+    reference.backward()
+    assert net.loss(X, Y, loss="cross-entropy") == pytest.approx(reference.item(), rel=1e-12)
+    ours = [g for pair in net.gradients(X, Y, loss="cross-entropy") for g in pair]
+    for g, p in zip(ours, params):
+        error = difference(g, p.grad)
+        record("gradients (float64), soft cross-entropy targets", error)
+        assert error < 1e-12
+
+
 # ----------------------------------------------------------------- optimizer trajectories
 OPTIMIZERS = {
     # name: (our optimizer, options, torch optimizer factory(groups), learning rate)
