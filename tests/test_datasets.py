@@ -365,8 +365,12 @@ def test_read_idx_missing_file_is_file_not_found(tmp_path: Path) -> None:
 
 # Hypothesis: whatever the bytes, read_idx returns an array or raises DatasetError.
 
+# More examples than the suite's modest default profile: each costs ~3 ms, and fuzzing a
+# parser is where counts matter. A larger profile (HYPOTHESIS_PROFILE=thorough) still wins.
 _FUZZ_SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=max(300, settings.default.max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -981,11 +985,18 @@ def test_real_mnist_warm_load_is_fast(
     real_mnist: datasets.Dataset, real_cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(real_cache_home))
+
+    def no_hashing(path: Path, idx_file: IdxFile) -> None:
+        raise AssertionError(f"{path} was hashed again on a warm load")
+
+    monkeypatch.setattr(datasets, "_verify_file", no_hashing)
     start = time.perf_counter()
-    datasets.load("mnist")
+    data = datasets.load("mnist")
     elapsed = time.perf_counter() - start
-    # Stamps spare the hashing; what is left is reading 55 MB and converting to float32.
-    assert elapsed < 2.0, f"warm load took {elapsed:.2f} s"
+    np.testing.assert_array_equal(data.y_test, real_mnist.y_test)
+    # What is left is reading 55 MB and filling 220 MB of float32 (~0.1 s on warm memory;
+    # fresh pages from this VM's host cost more, hence the loose bound).
+    assert elapsed < 5.0, f"warm load took {elapsed:.2f} s"
 
 
 @pytest.mark.skipif(

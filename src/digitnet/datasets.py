@@ -154,52 +154,44 @@ def _read_idx_stream(
     expected = dtype.itemsize
     for dim in shape:
         expected *= dim
-    header_size = 4 + 4 * ndim
+    if file_size is not None and file_size - (4 + 4 * ndim) != expected:
+        got = file_size - (4 + 4 * ndim)
+        raise DatasetError(
+            f"{path}: IDX header says shape {shape} of {dtype.newbyteorder('=')} "
+            f"({expected} bytes of data); the file has {got} bytes after the header"
+            + (" (truncated)" if got < expected else "")
+        )
+    if expected > max_bytes:
+        raise DatasetError(
+            f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
+            f"the {max_bytes}-byte limit (read_idx's max_bytes)"
+        )
 
     if file_size is not None:
-        got = file_size - header_size
-        if got != expected:
-            raise DatasetError(
-                f"{path}: IDX header says shape {shape} of {dtype.newbyteorder('=')} "
-                f"({expected} bytes of data); the file has {got} bytes after the header"
-                + (" (truncated)" if got < expected else "")
-            )
-        if expected > max_bytes:
-            raise DatasetError(
-                f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
-                f"the {max_bytes}-byte limit (read_idx's max_bytes)"
-            )
-        payload = bytearray(expected)
-        view, filled = memoryview(payload), 0
-        while filled < expected:
-            count = stream.readinto(view[filled:])  # type: ignore[attr-defined]
-            if not count:
-                raise DatasetError(f"{path}: file shrank while being read")
-            filled += count
-    else:
-        if expected > max_bytes:
-            raise DatasetError(
-                f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
-                f"the {max_bytes}-byte limit (read_idx's max_bytes)"
-            )
-        # Grow with the data actually present, so a lying header cannot make us allocate.
-        payload = bytearray()
-        while len(payload) <= expected:
-            chunk = stream.read(min(_CHUNK, expected + 1 - len(payload)))
-            if not chunk:
-                break
-            payload += chunk
-        if len(payload) != expected:
-            got_text = f"{len(payload)}" if len(payload) < expected else f"more than {expected}"
-            raise DatasetError(
-                f"{path}: IDX header says shape {shape} ({expected} bytes of data); the "
-                f"decompressed file has {got_text} bytes after the header"
-                + (" (truncated)" if len(payload) < expected else "")
-            )
+        # Straight from the file into the array: no zero-filled staging buffer to touch first.
+        array = np.fromfile(stream, dtype=dtype, count=expected // dtype.itemsize)
+        if array.nbytes != expected:
+            raise DatasetError(f"{path}: file shrank while being read")
+        return array.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
+    # Compressed: grow with the data actually present, so a lying header cannot make us
+    # allocate, and inflate one byte past the promise at most.
+    payload = bytearray()
+    while len(payload) <= expected:
+        chunk = stream.read(min(_CHUNK, expected + 1 - len(payload)))
+        if not chunk:
+            break
+        payload += chunk
+    if len(payload) != expected:
+        got_text = f"{len(payload)}" if len(payload) < expected else f"more than {expected}"
+        raise DatasetError(
+            f"{path}: IDX header says shape {shape} ({expected} bytes of data); the "
+            f"decompressed file has {got_text} bytes after the header"
+            + (" (truncated)" if len(payload) < expected else "")
+        )
     if expected == 0:
         return np.zeros(shape, dtype=dtype.newbyteorder("="))
-    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    array = np.frombuffer(payload, dtype=dtype).reshape(shape)  # writable: payload is ours
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
