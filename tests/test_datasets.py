@@ -347,7 +347,7 @@ def test_gzip_bomb_is_not_decompressed_past_the_header(tmp_path: Path) -> None:
     start = time.perf_counter()
     with pytest.raises(DatasetError, match=r"more than 10 bytes after the header"):
         read_idx(tmp_path / "bomb.gz")
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("name", ["a", "a.gz"])
@@ -480,6 +480,19 @@ def test_load_from_data_dir_with_dotted_names(tmp_path: Path, tiny: Tiny) -> Non
     for filename, data in tiny.raw.items():
         (folder / filename.replace("-idx", ".idx")).write_bytes(data)
     assert_matches(datasets.load(tiny.spec(), data_dir=folder), tiny)
+
+
+def test_a_bad_copy_beside_a_good_one_is_not_a_failure(tmp_path: Path, tiny: Tiny) -> None:
+    folder = tiny.write(tmp_path / "data")
+    (folder / "train-images-idx3-ubyte").rename(folder / "train-images.idx3-ubyte")
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(b"junk")  # tried first, rejected
+    assert_matches(datasets.load(tiny.spec(), data_dir=folder), tiny)
+
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DatasetError) as caught:
+        datasets.fetch(tiny.spec(), data_dir=folder)
+    assert "t10k-labels-idx1-ubyte[.gz] not found" in str(caught.value)
+    assert "junk" not in str(caught.value) and ".gz:" not in str(caught.value)
 
 
 def test_load_from_environment_variable(
@@ -623,7 +636,7 @@ def test_timeout_is_short_and_moves_on(tiny: Tiny, mirror: Mirror, fast_timeout:
     start = time.perf_counter()
     assert_matches(datasets.load(tiny.spec(mirrors=(slow, good))), tiny)
     # One timeout, then the slow mirror is skipped for the remaining files.
-    assert time.perf_counter() - start < 4 * fast_timeout
+    assert time.perf_counter() - start < 5 * fast_timeout  # far below the 10 s stall
     assert sum(r.startswith("/slow/") for r in mirror.requests) == 1
 
 
@@ -644,7 +657,7 @@ def test_every_source_failing_gives_one_clear_error(
     start = time.perf_counter()
     with pytest.raises(DatasetError) as caught:
         datasets.load(spec, data_dir=folder)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 5.0
     message = str(caught.value)
     assert "could not get dataset 'tiny': missing train-images-idx3-ubyte, " in message
     assert f"data folder {folder} (from data_dir): train-images-idx3-ubyte: 4 bytes" in message
@@ -664,7 +677,7 @@ def test_refused_connection_fails_fast(tiny: Tiny) -> None:
     start = time.perf_counter()
     with pytest.raises(DatasetError, match=r"unreachable \(.*refused"):
         datasets.fetch(spec)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 2.0
 
 
 def test_hanging_dns_lookup_times_out(
@@ -690,7 +703,7 @@ def test_hanging_dns_lookup_times_out(
             datasets.fetch(spec)
     finally:
         release.set()
-    assert time.perf_counter() - start < 4 * fast_timeout
+    assert time.perf_counter() - start < 5 * fast_timeout
 
 
 def test_mirrors_from_the_environment(

@@ -580,6 +580,7 @@ def _from_folder(attempt: _Attempt, folder: Path, label: str, copy: bool) -> Non
         existing = [path for path in _candidates(folder, idx_file) if path.is_file()]
         if not existing:
             problems.append(f"{idx_file.filename}[.gz] not found")
+        rejected = []
         for path in existing:
             try:
                 if copy:
@@ -590,7 +591,9 @@ def _from_folder(attempt: _Attempt, folder: Path, label: str, copy: bool) -> Non
                     attempt.found[idx_file.role] = path
                 break
             except (_Rejected, OSError) as error:
-                problems.append(f"{path.name}: {_reason(error)}")
+                rejected.append(f"{path.name}: {_reason(error)}")
+        else:
+            problems.extend(rejected)  # no copy of this file was good
     if problems:
         attempt.failures.append(f"{label}: " + "; ".join(problems))
         # Falling through to other sources is right, but a user who named a folder should
