@@ -177,9 +177,8 @@ def test_early_stopping_keeps_the_best_weights():
     assert len(history) == trainer.best_epoch + 4
     assert history.val_accuracy[trainer.best_epoch - 1] == best
     # The network holds the best epoch's weights, not the last epoch's.
-    for p, at_best, at_end in zip(net.parameters(), snapshots[trainer.best_epoch - 1], snapshots[-1]):
-        assert np.array_equal(p, at_best)
-        assert not np.array_equal(p, at_end)
+    assert all(np.array_equal(p, at_best) for p, at_best in zip(net.parameters(), snapshots[trainer.best_epoch - 1]))
+    assert not all(np.array_equal(p, at_end) for p, at_end in zip(net.parameters(), snapshots[-1]))
     assert dn.evaluate(net, x_val, y_val) == best
 
 
