@@ -38,6 +38,7 @@ __all__ = [
     "confident_mistakes",
     "confusion_matrix",
     "input_gradient",
+    "layer_outputs",
     "layer_statistics",
     "maximize_activation",
     "neuron_picture",
@@ -264,27 +265,38 @@ def activation_trace(net: Network, x: ArrayLike) -> list[Array]:
     return [A[0] for A in net.activations(x.reshape(1, -1))]
 
 
-def _layer_activations(net: Network, layer: int, X: Array) -> Array:
-    """Activations output by layers[layer] for each row of X: (n, n_out), in batches."""
-    parts = []
+def layer_outputs(net: Network, layer: int, x: ArrayLike) -> tuple[Array, Array]:
+    """The weighted sums Z and activations A = σ(Z) of layers[layer] for each row of x.
+
+    x: (n, 784). Returns (Z, A), each (n, n_out); computed in batches to bound memory.
+    """
+    layer = check_layer(net, layer)
+    X = _check_batch(net, x)
+    Z_parts, A_parts = [], []
     for start in range(0, len(X), BATCH):
         A = X[start:start + BATCH]
-        for dense in net.layers[: layer + 1]:
+        for dense in net.layers[:layer]:
             A = dense.forward(A)
-        parts.append(A)
-    return np.concatenate(parts)
+        dense = net.layers[layer]
+        Z = A @ dense.weight.T + dense.bias  # (batch, n_out)
+        Z_parts.append(Z)
+        A_parts.append(dense.activation_function.function(Z))
+    return np.concatenate(Z_parts), np.concatenate(A_parts)
 
 
 def top_activating(net: Network, layer: int, index: int, x: ArrayLike, k: int = 16) -> NDArray[np.int64]:
     """Indices into x of the k examples that excite neuron (layer, index) most, strongest first.
 
-    x: (n, 784). Ties keep the earlier example first. Returns (min(k, n),) int64.
+    x: (n, 784). For sigmoid, tanh and ReLU neurons the examples are ranked by the weighted sum
+    z, which orders them exactly as a = σ(z) does but still tells apart the many examples whose
+    sigmoid has saturated at 1.0; a softmax output is ranked by its probability. Ties keep the
+    earlier example first. Returns (min(k, n),) int64.
     """
     layer, index = check_neuron(net, layer, index)
     k = _positive_int(k, "k")
-    X = _check_batch(net, x)
-    values = _layer_activations(net, layer, X)[:, index]  # (n,)
-    return np.argsort(-values, kind="stable")[:k].astype(np.int64)
+    Z, A = layer_outputs(net, layer, x)
+    values = Z if net.layers[layer].activation in MONOTONE else A
+    return np.argsort(-values[:, index], kind="stable")[:k].astype(np.int64)
 
 
 def strongest_connections(net: Network, x: ArrayLike, layer: int, k: int = 40) -> list[dict[str, Any]]:
