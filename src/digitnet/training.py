@@ -142,7 +142,7 @@ class History:
         return len(self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records}
+        return {"records": [dict(record) for record in self.records]}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "History":
@@ -248,30 +248,18 @@ class Trainer:
     def run_epoch(self, on_batch: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
         """Train one epoch; returns its history record. on_batch(done, total, mean_loss) is
         called about 100 times an epoch for progress display."""
-        net, x, Y = self.net, self.x, self.y_targets
+        net, x = self.net, self.x
         learning_rate = scheduled_learning_rate(self.schedule, self.base_learning_rate, self.epoch, self.epochs)
         self.optimizer.learning_rate = learning_rate
         start = time.perf_counter()
         order = self.rng.permutation(len(x))
-        n, batch_size = len(x), self.batch_size
-        steps = math.ceil(n / batch_size)
+        n = len(x)
+        steps = math.ceil(n / self.batch_size)
         report_every = max(1, steps // 100)
-        params = net.parameters()
-        total_loss = 0.0
-        correct = 0
-        for step in range(steps):
-            batch = order[step * batch_size : (step + 1) * batch_size]
-            X_batch = x[batch]  # (b, n_in)
-            Y_batch = Y[batch]  # (b, n_out)
-            activations, masks = self._forward(X_batch)
-            A_out = activations[-1]
-            total_loss += self.cost.function(A_out, Y_batch) * len(batch)
-            correct += int(np.count_nonzero(A_out.argmax(axis=1) == self.y_labels[batch]))
-            dZ = net._output_delta(A_out, Y_batch, self.cost)
-            grads = net._backward(activations, dZ, masks)
-            self.optimizer.step(params, [g for pair in grads for g in pair])
-            if on_batch is not None and (step + 1) % report_every == 0:
-                on_batch(min((step + 1) * batch_size, n), n, total_loss / min((step + 1) * batch_size, n))
+        # Overflow inside a step is not an error of its own: a diverging run is reported once,
+        # as TrainingDiverged, by the finiteness check after the loop.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            total_loss, correct = self._run_steps(order, steps, report_every, on_batch)
         self.epoch += 1
         record: dict[str, float] = {
             "epoch": self.epoch,
@@ -292,6 +280,28 @@ class Trainer:
         self.history.records.append(record)
         self._track_best(record)
         return record
+
+    def _run_steps(self, order, steps, report_every, on_batch) -> tuple[float, int]:
+        """The mini-batch steps of one epoch; returns (summed loss, correct predictions)."""
+        net, x, Y = self.net, self.x, self.y_targets
+        n, batch_size = len(x), self.batch_size
+        params = net.parameters()
+        total_loss = 0.0
+        correct = 0
+        for step in range(steps):
+            batch = order[step * batch_size : (step + 1) * batch_size]
+            X_batch = x[batch]  # (b, n_in)
+            Y_batch = Y[batch]  # (b, n_out)
+            activations, masks = self._forward(X_batch)
+            A_out = activations[-1]
+            total_loss += self.cost.function(A_out, Y_batch) * len(batch)
+            correct += int(np.count_nonzero(A_out.argmax(axis=1) == self.y_labels[batch]))
+            dZ = net._output_delta(A_out, Y_batch, self.cost)
+            grads = net._backward(activations, dZ, masks)
+            self.optimizer.step(params, [g for pair in grads for g in pair])
+            if on_batch is not None and (step + 1) % report_every == 0:
+                on_batch(min((step + 1) * batch_size, n), n, total_loss / min((step + 1) * batch_size, n))
+        return total_loss, correct
 
     def _forward(self, X: NDArray) -> tuple[list[NDArray], list[NDArray | None]]:
         """Forward pass with inverted dropout on hidden layers: kept units scaled by 1/(1−p)."""
