@@ -122,9 +122,9 @@ def print_summary(result: dict) -> None:
     for stats in result["layers"]:
         table.add_row(
             str(stats["layer"]),
-            f"{stats['weight_mean']:+.3f} ± {stats['weight_std']:.3f}",
+            f"{stats['weight_mean']:+.2f} ± {stats['weight_std']:.2f}",
             f"{stats['weight_min']:+.2f} to {stats['weight_max']:+.2f}",
-            f"{stats['bias_mean']:+.3f} ± {stats['bias_std']:.3f}",
+            f"{stats['bias_mean']:+.2f} ± {stats['bias_std']:.2f}",
             f"{stats['bias_min']:+.2f} to {stats['bias_max']:+.2f}",
         )
     console.print(table)
