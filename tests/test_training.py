@@ -273,6 +273,10 @@ def test_trainer_state_resumes_bit_identically(data):
         assert np.array_equal(a, b)
 
 
+def test_trainer_state_is_a_snapshot(data):
+    x, y = data
+    trainer = dn.Trainer(relu_net(), x, y, epochs=3, batch_size=10, learning_rate=0.01, optimizer="adam",
+                         loss="cross-entropy", seed=0)
     trainer.run_epoch()
     tensors, document = trainer.state()
     saved_tensors = {key: value.copy() for key, value in tensors.items()}
