@@ -30,7 +30,7 @@ from digitnet._files import atomic_path
 from digitnet._version import __version__
 from digitnet.activations import get_activation
 from digitnet.layers import Dense, check_init
-from digitnet.network import Network, check_dtype, check_sizes
+from digitnet.network import DTYPES, Network, check_dtype, check_sizes
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
@@ -150,7 +150,10 @@ def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path:
         output_activation = architecture.get("output_activation")
         get_activation(activation, hidden=True)
         get_activation(output_activation)
-        dtype = np.dtype(check_dtype(architecture.get("dtype", "float32")))
+        dtype_name = architecture.get("dtype", "float32")
+        if not isinstance(dtype_name, str):  # np.dtype(5) would be a TypeError, not a clear refusal
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype_name!r}")
+        dtype = np.dtype(check_dtype(dtype_name))
         init = check_init(architecture.get("init") or "nielsen")
     except ValueError as error:
         raise ModelFileError(f"{path}: bad architecture in metadata: {error}") from None
