@@ -1,0 +1,106 @@
+"""Test-set digits for the page: some the model gets right, some it gets confidently wrong.
+
+Only files already on this machine are used (digitnet.datasets.check: the data folder, the cache,
+system folders): the server never starts a download. When the test set is not there, the page
+says so and keeps working without samples.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitnet import datasets, inspection
+from digitnet.network import Network
+
+MAX_MISTAKES = 100  # the most confident mistakes kept to choose from
+
+
+@dataclass
+class TestSet:
+    x: np.ndarray  # (n, 784) float32 in [0, 1]
+    y: np.ndarray  # (n,) int64
+    mistakes: list[tuple[int, int, int, float]]  # inspection.confident_mistakes
+
+
+class SampleSource:
+    """The served model's test set, loaded once, on first use (thread-safe)."""
+
+    def __init__(self, net: Network, dataset: str) -> None:
+        self.net = net
+        self.dataset = dataset
+        self._lock = threading.Lock()
+        self._loaded: TestSet | None = None
+        self._problem: str | None = None
+
+    def load(self) -> TestSet | None:
+        """The test set, or None (see .problem for why)."""
+        with self._lock:
+            if self._loaded is None and self._problem is None:
+                try:
+                    self._loaded = self._read()
+                except (ValueError, OSError) as error:  # DatasetError is a ValueError
+                    self._problem = f"the {self.dataset} test set could not be read: {' '.join(str(error).split())}"
+            return self._loaded
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
+
+    def _read(self) -> TestSet:
+        try:
+            statuses = {status.idx_file.role: status for status in datasets.check(self.dataset)}
+        except ValueError as error:  # an unknown dataset name in the model's metadata
+            raise ValueError(f"no test set for dataset {self.dataset!r} ({error})") from None
+        images, labels = statuses["test_images"], statuses["test_labels"]
+        if not (images.ok and labels.ok):
+            raise ValueError(
+                f"it is not on this machine (run `digitnet data fetch {self.dataset}` to get it)"
+            )
+        x = datasets.read_idx(images.path)  # (n, 28, 28) uint8
+        y = datasets.read_idx(labels.path).astype(np.int64)  # (n,)
+        x = x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)  # (n, 784), as datasets.load
+        if x.shape[1] != self.net.num_inputs or int(y.max()) >= self.net.num_outputs:
+            raise ValueError(
+                f"its images have {x.shape[1]} pixels and {int(y.max()) + 1} classes; the model takes "
+                f"{self.net.num_inputs} inputs and has {self.net.num_outputs} outputs"
+            )
+        mistakes = inspection.confident_mistakes(self.net, x, y, k=MAX_MISTAKES)
+        return TestSet(x, y, mistakes)
+
+    def pick(self, count: int, mistakes: int, seed: int) -> list[dict]:
+        """`count` test digits: up to `mistakes` of the model's confident mistakes, the rest at random.
+
+        Each: index, label, predicted, correct, confidence, pixels (28×28). Deterministic in seed.
+        """
+        test = self.load()
+        if test is None:
+            return []
+        rng = np.random.default_rng(seed)
+        chosen: list[int] = []
+        if test.mistakes and mistakes:
+            take = min(mistakes, len(test.mistakes), count)
+            picks = rng.choice(len(test.mistakes), size=take, replace=False)
+            chosen += [test.mistakes[i][0] for i in picks]
+        rest = count - len(chosen)
+        if rest > 0:
+            candidates = rng.choice(len(test.x), size=rest + len(chosen), replace=False)
+            chosen += [int(i) for i in candidates if int(i) not in chosen][:rest]
+        order = rng.permutation(len(chosen))
+        indices = np.array([chosen[i] for i in order], dtype=np.int64)
+        outputs = self.net.forward(test.x[indices])  # (count, n_out)
+        predicted = outputs.argmax(axis=1)
+        side = inspection.image_side(self.net)
+        return [
+            {
+                "index": int(i),
+                "label": int(test.y[i]),
+                "predicted": int(p),
+                "correct": bool(p == test.y[i]),
+                "confidence": float(row[p]),
+                "pixels": test.x[i].reshape(side, side).tolist(),
+            }
+            for i, p, row in zip(indices, predicted, outputs)
+        ]

@@ -1,0 +1,90 @@
+"""Running the app with uvicorn on a socket we bind ourselves.
+
+Binding first turns "address already in use" or a bad host into one clear OSError before
+uvicorn starts, and lets port 0 pick a free port whose number we can then print.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+
+import uvicorn
+from fastapi import FastAPI
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one. OSError with a clear message."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be in 0..65535; got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise OSError(f"cannot listen on {host!r}: unknown host ({error.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning") -> uvicorn.Server:
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False,
+        ws="none",  # the app has no websockets
+        lifespan="off",  # nor startup/shutdown events
+        timeout_keep_alive=15,
+        limit_concurrency=1000,  # beyond this, 503 rather than unbounded memory
+    )
+    return uvicorn.Server(config)
+
+
+class BackgroundServer:
+    """The app served from a thread on 127.0.0.1 (tests, benchmarks): .url, .stop()."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sock = bind(host, port)
+        self.url = url_of(self.sock)
+        self.server = make_server(app, self.sock)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "BackgroundServer":
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the server thread stopped before it started")
+            self.thread.join(0.01)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
