@@ -144,9 +144,10 @@ def run_training(
         momentum=config.momentum, nesterov=config.nesterov, patience=config.patience,
         validation=validation, test=(data.x_test, data.y_test),
     )
+    saved_epoch = None  # the epoch of the checkpoint this run has on disk, if any
     if saved is not None:
         trainer.restore_state(*saved)
-        resumed_from = trainer.epoch
+        resumed_from = saved_epoch = trainer.epoch
         say(f"Resuming from {checkpoint} after epoch {trainer.epoch} of {config.epochs}.")
 
     try:
@@ -155,12 +156,18 @@ def run_training(
                 on_epoch_start(trainer.epoch + 1, config.epochs)
             record = trainer.run_epoch(on_batch)
             save_checkpoint(checkpoint, trainer, config)
+            saved_epoch = trainer.epoch
             write_history(out, trainer)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
-        say(f"Interrupted: the checkpoint after epoch {trainer.epoch} is in {checkpoint}; "
-            "run the same command with --resume to continue.")
+        # trainer.epoch may be one ahead of the file: an interrupt during the checkpoint write
+        # leaves the previous checkpoint (atomic write), and before the first one there is none.
+        if saved_epoch is None:
+            say("Interrupted before this run saved any checkpoint; run the same command again to start over.")
+        else:
+            say(f"Interrupted: the checkpoint after epoch {saved_epoch} is in {checkpoint}; "
+                "run the same command with --resume to continue.")
         raise
 
     if validation is not None:
