@@ -23,7 +23,7 @@ import numpy as np
 
 from digitnet import modelfile
 from digitnet._files import atomic_write_bytes
-from digitnet.network import Network
+from digitnet.network import Network, check_sizes
 from digitnet.training import Trainer, TrainConfig
 
 CHECKPOINT_KIND = "checkpoint"
@@ -105,6 +105,7 @@ def run_training(
     from digitnet.datasets import split_validation
 
     config.validate()
+    check_sizes(config.layers)  # before indexing it: TrainConfig(layers=784) is a ValueError, not a TypeError
     out = check_out_path(out)
     checkpoint = checkpoint_path(out)
     if config.layers[0] != data.x_train.shape[1] or config.layers[-1] != len(data.class_names):
