@@ -20,6 +20,12 @@ ALIASES = {
 }
 FIELD_NAMES = {f.name for f in fields(TrainConfig)}
 
+# What a TOML value must be for each setting (flags get their types from argparse); any other
+# field takes text. Checked here, at the file, so a wrong type is a clear error, not a crash.
+NUMBERS = {"learning_rate", "momentum", "weight_decay", "dropout"}
+INTEGERS = {"batch_size", "epochs", "patience", "validation_size", "seed"}
+BOOLEANS = {"nesterov"}
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -97,8 +103,28 @@ def read_config_file(path: str) -> dict:
         if name not in FIELD_NAMES and name != "preset":
             valid = sorted(FIELD_NAMES | set(ALIASES) | {"preset"})
             raise ValueError(f"--config {path}: unknown key {key!r}; expected any of {', '.join(valid)}")
+        expected = _toml_type_error(name, value)
+        if expected:
+            raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
         values[name] = parse_layers(value) if name == "layers" and isinstance(value, str) else value
     return values
+
+
+def _toml_type_error(name: str, value) -> str | None:
+    """What value should have been, if it is the wrong type for setting name; else None."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if name == "layers":
+        ok = isinstance(value, str) or (isinstance(value, list) and all(is_int(v) for v in value))
+        return None if ok else 'a list of integers like [784, 30, 10] or a string like "784,30,10"'
+    if name in NUMBERS:
+        return None if is_int(value) or isinstance(value, float) else "a number"
+    if name in INTEGERS:
+        return None if is_int(value) else "an integer"
+    if name in BOOLEANS:
+        return None if isinstance(value, bool) else "true or false"
+    return None if isinstance(value, str) else "a string"
 
 
 def parse_layers(text: str) -> list[int]:
