@@ -68,7 +68,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     values = preset(preset_name).to_dict()
     values.update(file_values)
     flags = {
-        "layers": parse_layers(args.layers) if args.layers else None,
+        "layers": parse_layers(args.layers) if args.layers is not None else None,
         "activation": args.activation,
         "output_activation": args.output,
         "loss": args.loss,
