@@ -34,9 +34,9 @@ PRESETS: dict[str, TrainConfig] = {
         loss="cross-entropy",
         init="he",
         optimizer="adam",
-        learning_rate=3e-3,
+        learning_rate=2e-3,
         schedule="cosine",
-        batch_size=32,
+        batch_size=16,
         epochs=30,
     ),
     "best": TrainConfig(
