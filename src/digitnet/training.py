@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet.activations import get_activation
+from digitnet.augment import check_augment, random_shift
 from digitnet.losses import get_loss
 from digitnet.network import Network, check_inputs, check_targets
 from digitnet.optimizers import (
@@ -55,6 +56,7 @@ class TrainConfig:
     epochs: int = 30
     weight_decay: float = 0.0
     dropout: float = 0.0
+    augment: str | None = None
     patience: int | None = None
     validation_size: int = 10_000
     dataset: str = "mnist"
@@ -74,6 +76,7 @@ class TrainConfig:
         check_non_negative(self.weight_decay, "weight_decay")
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        check_augment(self.augment)
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         if isinstance(self.validation_size, bool) or not isinstance(self.validation_size, int) or self.validation_size < 0:
@@ -191,6 +194,7 @@ class Trainer:
         momentum: float = 0.9,
         nesterov: bool = False,
         patience: int | None = None,
+        augment: str | None = None,
         validation: tuple[ArrayLike, ArrayLike] | None = None,
         test: tuple[ArrayLike, ArrayLike] | None = None,
     ) -> None:
@@ -207,6 +211,9 @@ class Trainer:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
         self.dropout = float(dropout)
         self.patience = None if patience is None else check_positive_int(patience, "patience")
+        self.augment = check_augment(augment)
+        if self.augment and net.num_inputs != 784:
+            raise ValueError(f"augment={augment!r} shifts 28x28 images; the network takes {net.num_inputs} inputs")
         if isinstance(optimizer, Optimizer):
             self.optimizer = optimizer
         else:
@@ -259,7 +266,7 @@ class Trainer:
         # Overflow inside a step is not an error of its own: a diverging run is reported once,
         # as TrainingDiverged, by the finiteness check after the loop.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            total_loss, correct = self._run_steps(order, steps, report_every, on_batch)
+            total_loss, correct = self._run_steps(self._epoch_inputs(), order, steps, report_every, on_batch)
         self.epoch += 1
         record: dict[str, float] = {
             "epoch": self.epoch,
@@ -281,9 +288,15 @@ class Trainer:
         self._track_best(record)
         return record
 
-    def _run_steps(self, order, steps, report_every, on_batch) -> tuple[float, int]:
-        """The mini-batch steps of one epoch; returns (summed loss, correct predictions)."""
-        net, x, Y = self.net, self.x, self.y_targets
+    def _epoch_inputs(self) -> NDArray:
+        """This epoch's training inputs: the originals, or freshly augmented copies of them."""
+        if self.augment == "shift":
+            return random_shift(self.x, self.rng)
+        return self.x
+
+    def _run_steps(self, x, order, steps, report_every, on_batch) -> tuple[float, int]:
+        """The mini-batch steps of one epoch over inputs x; returns (summed loss, correct count)."""
+        net, Y = self.net, self.y_targets
         n, batch_size = len(x), self.batch_size
         params = net.parameters()
         total_loss = 0.0
@@ -403,7 +416,8 @@ def train(
     """Train net in place by mini-batch gradient descent; returns the per-epoch History.
 
     x: (n, sizes[0]) floats in [0, 1]; y: (n,) labels or (n, sizes[-1]) targets.
-    options: weight_decay, dropout, schedule, momentum, nesterov, patience, validation=(x, y),
+    options: weight_decay, dropout, augment ("shift"), schedule, momentum, nesterov, patience,
+    validation=(x, y),
     test=(x, y), on_batch, on_epoch. With validation data the weights best on it are kept.
     """
     on_batch = options.pop("on_batch", None)

@@ -141,7 +141,8 @@ def run_training(
         net, x_train, y_train,
         epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
         optimizer=config.optimizer, loss=config.loss, seed=config.seed,
-        weight_decay=config.weight_decay, dropout=config.dropout, schedule=config.schedule,
+        weight_decay=config.weight_decay, dropout=config.dropout, augment=config.augment,
+        schedule=config.schedule,
         momentum=config.momentum, nesterov=config.nesterov, patience=config.patience,
         validation=validation, test=(data.x_test, data.y_test),
     )

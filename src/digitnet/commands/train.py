@@ -50,6 +50,7 @@ def register(subparsers) -> None:
     parser.add_argument("--epochs", type=int, help="passes over the training data")
     parser.add_argument("--l2", type=float, help="L2 weight decay λ (on weights, not biases)")
     parser.add_argument("--dropout", type=float, help="dropout probability on hidden layers")
+    parser.add_argument("--augment", choices=["shift", "none"], help="shift: move each training image by up to 2 px every epoch")
     parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation accuracy")
     parser.add_argument("--validation-size", type=int, help="training images held out for validation (default 10000)")
     parser.add_argument("--seed", type=int, help="seed for the initial weights, shuffling and dropout")
@@ -82,6 +83,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
         "epochs": args.epochs,
         "weight_decay": args.l2,
         "dropout": args.dropout,
+        "augment": None if args.augment == "none" else args.augment,
         "patience": args.patience,
         "validation_size": args.validation_size,
         "seed": args.seed,
