@@ -121,7 +121,7 @@ def _natural_range(activation: str, values: np.ndarray) -> tuple[float, float]:
 def _threshold_note(activation: str, bias: float) -> str:
     """What the bias does: the neuron lights up once its weighted input Σ w·a passes −b."""
     where = {"sigmoid": "σ(z) > 0.5", "tanh": "tanh(z) > 0", "softmax": "its share grows"}.get(activation, "it is active")
-    return f"bias b = {bias:+.2f}: lights up ({where})\nonce its weighted input Σ w·a passes {-bias:.2f}"
+    return f"bias b = {bias:+.2f} sets its threshold:\nit lights up ({where}) once Σ w·a > {-bias:.2f}"
 
 
 def _tile(axes, image: np.ndarray, cmap: str, vmin: float, vmax: float):
@@ -213,11 +213,13 @@ def activations_figure(
     from matplotlib.patches import Circle, Rectangle
 
     n_layers = len(net.layers)
-    figure = _figure(figsize=(3.2 + 2.3 * n_layers, 6.6))
+    height, gap, image_size = 9.0, 2.6, 3.2
+    # Figure size follows the drawing's extent (0.75 in per unit) so the equal-aspect axes fill it.
+    extent_x, extent_y = image_size + gap * (n_layers - 0.2) + 1.7, height + 1.1
+    figure = _figure(figsize=(round(0.75 * extent_x, 2), round(0.75 * extent_y + 0.5, 2)))
     axes = figure.add_subplot()
     axes.set_axis_off()
     axes.set_aspect("equal")
-    height, gap, image_size = 8.0, 2.6, 3.2
     image_bottom = (height - image_size) / 2
     axes.imshow(
         trace[0].reshape(side, side), cmap=PIXEL_CMAP, vmin=0, vmax=1, interpolation="nearest",
@@ -234,8 +236,8 @@ def activations_figure(
     for number in range(n_layers):
         values = trace[number + 1]
         shown = _shown_neurons(values, max_neurons)
-        spacing = min(0.48, (height - 0.6) / max(len(shown) - 1, 1))
-        radius = min(0.19, spacing * 0.4)
+        spacing = min(0.56, (height - 0.6) / max(len(shown) - 1, 1))
+        radius = min(0.23, spacing * 0.42)
         x_column = image_size + gap * (number + 0.8)
         top = height / 2 + spacing * (len(shown) - 1) / 2
         positions.append({int(j): (x_column, top - k * spacing) for k, j in enumerate(shown)})
@@ -272,9 +274,12 @@ def activations_figure(
         for j, (cx, cy) in positions[number].items():
             level = float(np.clip((values[j] - low) / (high - low), 0.0, 1.0))
             axes.add_patch(Circle((cx, cy), radius, facecolor=str(level), edgecolor="0.35", lw=0.8, zorder=2))
-            if radius >= 0.15:
+            if radius >= 0.18:
                 axes.text(cx, cy, _short(float(values[j])),
-                          ha="center", va="center", fontsize=5.5, color="black" if level > 0.55 else "white", zorder=3)
+                          ha="center", va="center", fontsize=6.5, color="black" if level > 0.55 else "white", zorder=3)
+            if not is_output:
+                axes.text(cx - radius - 0.06, cy + radius * 0.6, str(j), ha="right", va="bottom",
+                          fontsize=5.5, color="0.45", zorder=3)
             if is_output:
                 strong = j == predicted
                 axes.text(cx + radius + 0.15, cy, f"{names[j]}", ha="left", va="center", zorder=3,
@@ -291,7 +296,7 @@ def activations_figure(
 
     last_x = positions[-1][next(iter(positions[-1]))][0]
     axes.set_xlim(-0.1, last_x + 1.6)
-    axes.set_ylim(-0.2, height + 1.2)
+    axes.set_ylim(-0.2, height + 0.9)
     confidence_kind = "probability" if net.output_activation == "softmax" else "activation"
     if title is None:
         title = f"The network reads this as {names[predicted]} ({confidence_kind} {output[predicted]:.2f})"
@@ -299,8 +304,8 @@ def activations_figure(
             verdict = "right" if int(label) == predicted else "wrong"
             title += f"; the true label is {names[int(label)]} ({verdict})"
     figure.suptitle(
-        f"{title}\nneurons shaded by activation a = σ(W·a + b), black 0 → white 1; lines: the {connections} "
-        f"strongest connections w·a into each layer, blue w > 0, red w < 0",
+        f"{title}\nneurons shaded by their activation a = σ(W·a + b): black 0 → white 1\n"
+        f"lines: the {connections} strongest connections into each layer (largest |w·a|), blue w > 0, red w < 0",
         fontsize=9,
     )
     return figure
@@ -353,9 +358,9 @@ def neuron_figure(
     figure = _figure(figsize=(11.5, 7.2))
     upper, lower = figure.subfigures(2, 1, height_ratios=[1.25, 1])
     panels = upper.subplots(1, 3, width_ratios=[1, 1, 1.3])
-    m = _symmetric_limit(picture, 100)
+    m = _symmetric_limit(picture, 99)
     shown = _tile(panels[0], picture, WEIGHT_CMAP, -m, m)
-    bar = upper.colorbar(shown, ax=panels[0], shrink=0.85, aspect=25)
+    bar = upper.colorbar(shown, ax=panels[0], shrink=0.85, aspect=25, extend="both")
     bar.set_label("blue +: ink here raises z · red −: lowers it", fontsize=8)
     bar.ax.tick_params(labelsize=7)
     if layer == 0:
@@ -518,5 +523,5 @@ def training_figure(history: Mapping[str, Any] | Any, title: str = "Training", b
     kept = [r for r in records if r.get("epoch") == best_epoch]
     record, which = (kept[0], f"best epoch {best_epoch} (the one kept)") if kept else (records[-1], "last epoch")
     text = summary(record)
-    figure.suptitle(f"{title}: {len(records)} epochs" + (f"; {which}: {text}" if text else ""), fontsize=11)
+    figure.suptitle(f"{title}: {len(records)} epochs" + (f"\n{which}: {text}" if text else ""), fontsize=11)
     return figure

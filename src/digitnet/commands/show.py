@@ -251,6 +251,9 @@ def read_history(path: str) -> tuple[dict, int | None, str]:
             raise ValueError(f"{path} has no training history in its metadata; pass its .history.json file instead")
         best = net.metadata.get("metrics", {}).get("best_epoch")
         title = f"Training of {source.name.removesuffix('.safetensors')}"
+        training = net.metadata.get("training") or {}
+        if isinstance(training, dict) and training.get("loss") and training.get("optimizer"):
+            title += f" ({training['loss']} cost, {training['optimizer']}, learning rate {training.get('learning_rate')})"
     if not isinstance(history, dict) or not isinstance(history.get("records"), list) or not history["records"]:
         raise ValueError(f"{path} holds no training records; expected {{\"records\": [{{\"epoch\": 1, ...}}, ...]}}")
     return history, best if isinstance(best, int) else None, title
