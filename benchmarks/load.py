@@ -1,0 +1,212 @@
+"""Load benchmark for the web app: N concurrent clients POST /api/predict for M seconds.
+
+    python benchmarks/load.py                          # starts `digitnet serve` itself, 50 clients, 10 s
+    python benchmarks/load.py --clients 50 --seconds 10 --interval 0.1
+    python benchmarks/load.py --url http://127.0.0.1:8000   # a server you started yourself
+
+Each client keeps one HTTP connection and sends a 784-pixel digit, waits for the answer, then
+waits --interval seconds before the next request (default 0: as fast as it can, a closed loop
+that measures the server's throughput; 0.1 is a person drawing, as the page sends at most one
+request per 100 ms). Prints requests/s, latency p50/p90/p99/max and the number of errors (any
+status other than 200, or a failed connection). Bounded by --seconds and --max-requests; talks
+to 127.0.0.1 (or ::1, localhost) only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+START_TIMEOUT = 60.0  # seconds for `digitnet serve` to print its address
+READERS: dict[int, threading.Thread] = {}  # server pid -> the thread draining its output
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)  # seconds, successful requests
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def error(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    def summary(self, clients: int, interval: float) -> dict:
+        ordered = sorted(self.latencies)
+        done = len(ordered)
+
+        def percentile(q: float) -> float:
+            if not ordered:
+                return math.nan
+            return ordered[min(done - 1, math.ceil(q * done) - 1)] * 1000.0
+
+        return {
+            "clients": clients,
+            "interval_s": interval,
+            "seconds": round(self.seconds, 2),
+            "requests": done + self.errors,
+            "ok": done,
+            "errors": self.errors,
+            "error_kinds": self.error_kinds,
+            "requests_per_s": round(done / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(percentile(0.50), 2),
+            "p90_ms": round(percentile(0.90), 2),
+            "p99_ms": round(percentile(0.99), 2),
+            "max_ms": round(ordered[-1] * 1000.0, 2) if ordered else math.nan,
+        }
+
+
+def digit_pixels() -> list[float]:
+    """A plain '1': a vertical bar of ink in the middle of the 28×28 field."""
+    pixels = [0.0] * 784
+    for row in range(4, 24):
+        for col in (13, 14):
+            pixels[row * 28 + col] = 1.0
+    return pixels
+
+
+async def client(http: httpx.AsyncClient, body: bytes, deadline: float, interval: float,
+                 results: Results, budget: list[int]) -> None:
+    headers = {"content-type": "application/json"}
+    while time.perf_counter() < deadline and budget[0] > 0:
+        budget[0] -= 1
+        start = time.perf_counter()
+        try:
+            response = await http.post("/api/predict", content=body, headers=headers)
+            elapsed = time.perf_counter() - start
+            if response.status_code == 200:
+                results.latencies.append(elapsed)
+            else:
+                results.error(f"HTTP {response.status_code}")
+        except httpx.HTTPError as error:
+            results.error(type(error).__name__)
+        if interval:
+            await asyncio.sleep(interval)
+
+
+async def run_load(url: str, clients: int, seconds: float, interval: float, max_requests: int) -> Results:
+    body = json.dumps({"pixels": digit_pixels()}).encode()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    timeout = httpx.Timeout(10.0)
+    results = Results()
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as http:
+        # Warm up: the first request, and one connection per client, before the clock starts.
+        await asyncio.gather(*(http.get("/api/model") for _ in range(clients)))
+        budget = [max_requests]
+        start = time.perf_counter()
+        deadline = start + seconds
+        await asyncio.gather(*(client(http, body, deadline, interval, results, budget) for _ in range(clients)))
+        results.seconds = time.perf_counter() - start
+    return results
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+        raise SystemExit(f"load.py: --url must be http://127.0.0.1:PORT (this machine only); got {url!r}")
+    return url.rstrip("/")
+
+
+def start_server(model: str | None) -> tuple[subprocess.Popen, str]:
+    """`digitnet serve [MODEL] --port 0` in a subprocess; returns it and the URL it printed."""
+    command = [sys.executable, "-m", "digitnet", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if model:
+        command.insert(4, model)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + START_TIMEOUT
+    seen = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line.rstrip())
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if match:
+            # Keep reading what the server prints, so a full pipe can never block it.
+            reader = threading.Thread(target=process.stdout.read, daemon=True)
+            reader.start()
+            READERS[process.pid] = reader
+            return process, match.group(1)
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    raise SystemExit("load.py: `digitnet serve` did not start:\n" + "\n".join(seen))
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    reader = READERS.pop(process.pid, None)
+    if reader is not None:
+        reader.join(10)  # the server has exited: its output ends
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive; got {text}")
+        return value
+    return parse
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=positive(int), default=50, help="concurrent clients (default 50)")
+    parser.add_argument("--seconds", type=positive(float), default=10.0, help="how long to send (default 10)")
+    parser.add_argument("--interval", type=float, default=0.0,
+                        help="seconds each client waits between requests (default 0: closed loop)")
+    parser.add_argument("--max-requests", type=positive(int), default=1_000_000, help="stop after this many")
+    parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start `digitnet serve` here)")
+    parser.add_argument("--model", help="model file for the server this script starts (default: serve's default)")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    args = parser.parse_args(argv)
+    if args.interval < 0 or args.clients > 1000:
+        parser.error("--interval must be ≥ 0 and --clients at most 1000")
+
+    process = None
+    url = check_url(args.url) if args.url else None
+    if url is None:
+        process, url = start_server(args.model)
+    try:
+        results = asyncio.run(run_load(url, args.clients, args.seconds, args.interval, args.max_requests))
+    finally:
+        if process is not None:
+            stop_server(process)
+    summary = results.summary(args.clients, args.interval)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"POST {url}/api/predict: {summary['clients']} clients, {summary['seconds']} s, "
+              f"interval {summary['interval_s']} s")
+        print(f"  {summary['requests_per_s']} requests/s ({summary['ok']} ok, {summary['errors']} errors"
+              + (f": {summary['error_kinds']}" if summary["errors"] else "") + ")")
+        print(f"  latency p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, "
+              f"p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
