@@ -994,7 +994,7 @@ def test_real_mnist_arrays(real_mnist: datasets.Dataset) -> None:
 
 
 @pytest.mark.network
-def test_real_mnist_warm_load_is_fast(
+def test_real_mnist_warm_load_does_not_hash_again(
     real_mnist: datasets.Dataset, real_cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(real_cache_home))
@@ -1003,13 +1003,9 @@ def test_real_mnist_warm_load_is_fast(
         raise AssertionError(f"{path} was hashed again on a warm load")
 
     monkeypatch.setattr(datasets, "_verify_file", no_hashing)
-    start = time.perf_counter()
     data = datasets.load("mnist")
-    elapsed = time.perf_counter() - start
     np.testing.assert_array_equal(data.y_test, real_mnist.y_test)
-    # What is left is reading 55 MB and filling 220 MB of float32 (~0.1 s on warm memory;
-    # fresh pages from this VM's host cost more, hence the loose bound).
-    assert elapsed < 5.0, f"warm load took {elapsed:.2f} s"
+    # How fast a warm load is belongs to the benchmarks, not to a timed assertion here.
 
 
 @pytest.mark.skipif(
