@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench browser-deps clean
+.PHONY: run test bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,21 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job: fetch MNIST, train the video's network (or reuse it), evaluate, say what next.
+# The main job: fetch MNIST, train the video's network (or reuse it; an interrupted run
+# continues from its checkpoint), evaluate, say what next.
 run: $(STAMP)
 	$(BIN)/digitnet data fetch mnist
 	@if [ -f models/3b1b.safetensors ]; then \
 		echo "Reusing models/3b1b.safetensors (delete it to train again)."; \
 	else \
-		$(BIN)/digitnet train --preset 3b1b --out models/3b1b.safetensors; \
+		$(BIN)/digitnet train --preset 3b1b --out models/3b1b.safetensors --resume; \
 	fi
 	$(BIN)/digitnet evaluate models/3b1b.safetensors
 	@$(BIN)/python -m digitnet.commands.next_steps models/3b1b.safetensors
 
-browser-deps:
-	@bash scripts/install-browser.sh
+system-deps:
+	@bash scripts/install-system-deps.sh
 
-test: $(STAMP) browser-deps
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
