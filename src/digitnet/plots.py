@@ -458,7 +458,8 @@ def confusion_figure(net: Network, x: ArrayLike, y: ArrayLike, class_names: Sequ
             elif count:
                 axes.text(j, i, f"{count}", ha="center", va="center", fontsize=7.5,
                           color="white" if off[i, j] > 0.6 * high else "black")
-    axes.set_xticks(range(n), names, fontsize=8)
+    long_names = max(len(name) for name in names) > 3  # Fashion-MNIST's "T-shirt/top", ...
+    axes.set_xticks(range(n), names, fontsize=8, rotation=40 if long_names else 0, ha="right" if long_names else "center")
     axes.set_yticks(range(n), names, fontsize=8)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true class")
