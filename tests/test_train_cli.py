@@ -236,6 +236,41 @@ def test_resume_with_other_settings_via_the_cli_exits_1(trained, tmp_path):
     assert_one_line_error(err, r"quick.checkpoint.safetensors was made with different settings")
 
 
+def test_live_progress_on_a_terminal(tmp_path):
+    """On a terminal, each epoch shows a progress bar with examples done, running loss and
+    speed, then leaves its one summary line."""
+    from dataclasses import dataclass
+
+    from rich.console import Console
+
+    from digitnet.commands.train import _ProgressDisplay
+    from digitnet.training import TrainConfig
+    from digitnet.workflow import run_training
+
+    @dataclass
+    class Synthetic:
+        name: str
+        x_train: np.ndarray
+        y_train: np.ndarray
+        x_test: np.ndarray
+        y_test: np.ndarray
+        class_names: tuple
+
+    rng = np.random.default_rng(0)
+    data = Synthetic("synthetic", rng.random((600, 784), dtype=np.float32), rng.integers(0, 10, 600),
+                     rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100), tuple("0123456789"))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=150, highlight=False, soft_wrap=True)
+    config = TrainConfig(layers=[784, 8, 10], epochs=2, validation_size=100, batch_size=10)
+    with _ProgressDisplay(console) as display:
+        run_training(config, data, tmp_path / "m.safetensors", say=console.print, on_batch=display.on_batch,
+                     on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # without terminal escapes
+    assert "epoch 2/2" in text and "500/500" in text
+    assert re.search(r"loss \d\.\d{4}\s+[\d,]+ ex/s", text), text
+    assert len(re.findall(r"epoch\s+\d/2  loss \d\.\d{4}  validation \d+\.\d\d%  test \d+\.\d\d%  \d+\.\d\d s", text)) == 2
+
+
 def test_divergence_via_the_cli_exits_1_naming_the_epoch(tmp_path):
     code, stdout, err = run_cli("train", "--epochs", "2", "--layers", "784,16,10", "--batch-size", "100",
                                 "--activation", "relu", "--output", "identity", "--lr", "10000",

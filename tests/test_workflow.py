@@ -470,6 +470,7 @@ RESUME_CONFIGS = {
                                       loss="cross-entropy", optimizer="momentum", nesterov=True, learning_rate=0.05,
                                       weight_decay=1e-4, schedule="step", patience=3),
     "float64": dict(dtype="float64", batch_size=25),
+    "no-validation": dict(validation_size=0),
 }
 
 
