@@ -1,0 +1,155 @@
+"""The page as a person uses it, in real headless Chromium: draw a digit with the mouse, read the
+answer, watch the network light up, click a neuron, move its bias slider, load a test digit.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+import io
+
+pytestmark = pytest.mark.browser
+
+SEVEN = [(70, 60), (210, 60), (120, 230)]  # pad coordinates (the pad is 280×280)
+
+
+def draw(page, points, steps: int = 10) -> None:
+    box = page.locator("#pad").bounding_box()
+    scale = box["width"] / 280
+
+    def at(x, y):
+        return box["x"] + x * scale, box["y"] + y * scale
+
+    page.mouse.move(*at(*points[0]))
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(*at(x, y), steps=steps)
+    page.mouse.up()
+
+
+def neuron_fills(page) -> list[str]:
+    return page.eval_on_selector_all("#net .neuron-dot", "dots => dots.map(d => d.getAttribute('fill'))")
+
+
+def bar_values(page) -> list[str]:
+    return page.eval_on_selector_all("#bars .value", "values => values.map(v => v.textContent)")
+
+
+def canvas_ink(page, selector: str) -> int:
+    return page.eval_on_selector(
+        selector,
+        "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((s, v, i) => s + (i % 4 === 3 ? 0 : v), 0)",
+    )
+
+
+def open_page(browser, url, width=1280, height=900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None)
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    page.goto(url)
+    page.wait_for_selector("#net .hit")
+    page.wait_for_function("() => document.querySelectorAll('#bars .bar').length === 10")
+    return page, problems
+
+
+def test_draw_a_seven_and_watch_the_network(browser, app_server, tmp_path):
+    page, problems = open_page(browser, app_server.url)
+    assert "784–16–16–10" in page.text_content("#model-chip")
+    assert "13,002" in page.text_content("#model-facts")
+    before = neuron_fills(page)
+    assert len(before) == 16 + 16 + 10
+
+    draw(page, SEVEN)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    page.wait_for_timeout(300)  # let the last throttled request land
+
+    # The page shows the library's answer for exactly what was drawn.
+    png = base64.b64decode(page.eval_on_selector("#pad", "c => c.toDataURL('image/png')").split(",", 1)[1])
+    server = httpx.post(f"{app_server.url}/api/predict-image", files={"file": ("pad.png", png, "image/png")}).json()
+    assert server["digit"] == 7
+    assert bar_values(page) == [f"{p:.2f}" for p in server["probabilities"]]
+    assert canvas_ink(page, "#seen") > 0  # what the network sees
+    seen = page.eval_on_selector("#seen", "c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0)")
+    np.testing.assert_allclose(np.float32(seen).reshape(28, 28) / 255, np.float32(server["input"]), atol=1 / 255 + 1e-6)
+
+    after = neuron_fills(page)
+    assert after != before and sum(a != b for a, b in zip(after, before)) >= 10  # the layers lit up
+
+    # Click output neuron 7 and pull its bias down: the answer must change at once.
+    page.locator('#net .hit[data-layer="2"][data-index="7"]').click()
+    page.wait_for_function("() => document.getElementById('neuron-title').textContent.includes('Output neuron 7')")
+    page.wait_for_function("() => document.getElementById('neuron-bias').textContent !== '–'")
+    original_values = bar_values(page)
+    page.locator("#bias").fill(page.get_attribute("#bias", "min"))
+    page.wait_for_function("() => !document.getElementById('edit-note').hidden", timeout=10_000)
+    page.wait_for_function(f"() => document.querySelectorAll('#bars .value')[7].textContent !== '{original_values[7]}'", timeout=10_000)
+    edited_values = bar_values(page)
+    assert float(edited_values[7]) < float(original_values[7])
+    assert page.text_content("#answer") != "7"
+    assert page.locator("#net .ring.edited").count() == 1
+    page.screenshot(path=str(tmp_path / "edited.png"), full_page=True)
+
+    # Reset: back to the network's own answer.
+    page.click("#reset-neuron")
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=10_000)
+    assert bar_values(page) == original_values
+
+    # A hidden neuron shows its weight picture and its strongest connections.
+    page.locator('#net .hit[data-layer="0"][data-index="3"]').click()
+    page.wait_for_function("() => document.getElementById('neuron-title').textContent === 'Layer 0, neuron 3'")
+    page.wait_for_function("() => document.querySelectorAll('#net .strong').length > 0")
+    assert canvas_ink(page, "#neuron-picture") > 0
+
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    assert (tmp_path / "page.png").stat().st_size > 10_000
+    Image.open(io.BytesIO((tmp_path / "page.png").read_bytes())).verify()
+    assert problems == []
+    page.close()
+
+
+def test_undo_clear_and_test_digits(browser, app_server, tmp_path):
+    page, problems = open_page(browser, app_server.url)
+    draw(page, [(140, 40), (140, 240)])
+    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.click("#undo")
+    page.wait_for_function("() => document.getElementById('answer').textContent === '–'")
+    assert canvas_ink(page, "#pad") == 0
+    draw(page, SEVEN)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.click("#clear")
+    page.wait_for_function("() => document.getElementById('answer').textContent === '–'")
+
+    # Test digits: loading one shows the network's verdict for it, wrong ones included.
+    page.wait_for_selector("#samples .sample", timeout=20_000)
+    wrong = page.locator("#samples .sample.wrong")
+    assert wrong.count() >= 1
+    wrong.first.click()
+    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=10_000)
+    verdict = wrong.first.text_content()  # "label → predicted"
+    assert page.text_content("#answer") == verdict.split("→")[1].strip()
+    assert canvas_ink(page, "#pad") > 0
+    assert problems == []
+    page.close()
+
+
+def test_phone_sized_window(browser, app_server, tmp_path):
+    page, problems = open_page(browser, app_server.url, width=390, height=844)
+    draw(page, SEVEN)
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone: {width} px wide"
+    # Cards are stacked: the pad comes before the answer, the answer before the network.
+    tops = [page.locator(selector).bounding_box()["y"] for selector in (".draw", ".result", ".network")]
+    assert tops == sorted(tops)
+    page.locator('#net .hit[data-layer="1"][data-index="0"]').click()
+    page.wait_for_function("() => document.getElementById('neuron-title').textContent === 'Layer 1, neuron 0'")
+    page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    assert problems == []
+    page.close()
