@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from digitnet import Network, inspection, metrics
-from digitnet.training import History
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0.0, 1.0, size=(40, 784)).astype(np.float32)  # (40, 784) noise "images"
@@ -344,7 +343,3 @@ def test_functions_do_not_modify_the_network(net):
     for old, new in zip(before, net.parameters()):
         np.testing.assert_array_equal(old, new)
 
-
-def test_history_type_is_importable():
-    # training_figure (tests/test_plots.py) takes a History as well as a dict.
-    assert History.from_dict({"records": [{"epoch": 1}]}).records == [{"epoch": 1}]
