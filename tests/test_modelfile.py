@@ -334,6 +334,29 @@ def test_bad_architecture_is_refused(good, tmp_path, field, value, match):
     assert_refused(rewrite(good, tmp_path / "m.safetensors", document=document), f"bad architecture in metadata: .*{match}")
 
 
+@pytest.mark.parametrize("class_names, match", [
+    (["a", "b"], r"class_names must be a list of 10 names, one per output; got \['a', 'b'\]"),
+    ([str(d) for d in range(11)], r"class_names must be a list of 10 names"),
+    (5, r"class_names must be a list of 10 names, one per output; got 5"),
+    ("0123456789", r"class_names must be a list of 10 names"),
+    ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], r"class_names must be a list of 10 names"),
+])
+def test_class_names_that_do_not_fit_the_outputs_are_refused(good, tmp_path, class_names, match):
+    document = {**document_of(good), "class_names": class_names}
+    assert_refused(rewrite(good, tmp_path / "m.safetensors", document=document), match)
+
+
+def test_saving_class_names_that_do_not_fit_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"class_names must be a list of 10 names"):
+        make_net([784, 16, 10]).save(tmp_path / "m.safetensors", class_names=["a", "b"])
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_model_without_class_names_loads(good, tmp_path):
+    document = {key: value for key, value in document_of(good).items() if key != "class_names"}
+    assert "class_names" not in digitnet.load(rewrite(good, tmp_path / "m.safetensors", document=document)).metadata
+
+
 def test_missing_file_is_refused(tmp_path):
     assert_refused(tmp_path / "nowhere.safetensors", "no model file at .*nowhere.safetensors")
 
@@ -368,11 +391,13 @@ def broken_files(good: Path, folder: Path) -> dict[str, Path]:
     document = document_of(good)
     document["architecture"]["dtype"] = 5
     files["dtype-not-a-name"] = rewrite(good, folder / "dtype.safetensors", document=document)
+    files["class-names"] = rewrite(good, folder / "names.safetensors", document={**document_of(good), "class_names": ["a", "b"]})
     files["missing"] = folder / "missing.safetensors"
     return files
 
 
-CLI_CASES = ["truncated", "zero-bytes", "text", "future-version", "nan", "no-metadata", "dtype-not-a-name", "missing"]
+CLI_CASES = ["truncated", "zero-bytes", "text", "future-version", "nan", "no-metadata", "dtype-not-a-name",
+             "class-names", "missing"]
 
 
 @pytest.mark.parametrize("kind", CLI_CASES)
