@@ -131,7 +131,7 @@ function redrawPad() {
 let activeStroke = null;
 
 pad.addEventListener("pointerdown", (event) => {
-  if (event.button !== undefined && event.button > 0) return;
+  if (activeStroke || (event.button !== undefined && event.button > 0)) return;  // one finger draws
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
   activeStroke = { points: [padPoint(event)], pointerId: event.pointerId };
