@@ -61,6 +61,9 @@ def save(net: Network, path: str | os.PathLike, *, extra_tensors: dict[str, np.n
 
     path = Path(path)
     document = model_document(net, **metadata)
+    problem = _class_names_problem(document, net.num_outputs)
+    if problem:
+        raise ValueError(problem)
     tensors = network_tensors(net)
     if extra_tensors:
         tensors.update({name: np.ascontiguousarray(array) for name, array in extra_tensors.items()})
@@ -174,6 +177,10 @@ def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path:
         if not np.isfinite(array).all():
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
 
+    problem = _class_names_problem(document, sizes[-1])
+    if problem:  # predict indexes them by output neuron
+        raise ModelFileError(f"{path}: {problem}")
+
     net = object.__new__(Network)
     net.sizes = sizes
     net.activation = activation
@@ -191,6 +198,16 @@ def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path:
     ]
     net.metadata = {key: value for key, value in document.items() if key not in _DERIVED_KEYS}
     return net
+
+
+def _class_names_problem(document: dict[str, Any], num_outputs: int) -> str | None:
+    """What is wrong with the document's class_names (optional: one name per output), if anything."""
+    names = document.get("class_names")
+    if names is None:
+        return None
+    if not isinstance(names, list) or len(names) != num_outputs or not all(isinstance(n, str) for n in names):
+        return f"class_names must be a list of {num_outputs} names, one per output; got {names!r}"
+    return None
 
 
 # Keys recomputed on every save rather than carried over from a loaded file.
