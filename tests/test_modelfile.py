@@ -54,7 +54,8 @@ def document_of(path: Path) -> dict:
 def test_save_load_round_trip_is_identical(tmp_path, sizes, activation, output, init, dtype):
     net = make_net(sizes, activation, output, init, dtype, seed=7)
     path = tmp_path / "model.safetensors"
-    net.save(path, **METADATA)
+    metadata = {**METADATA, "class_names": [f"class {i}" for i in range(sizes[-1])]}
+    net.save(path, **metadata)
 
     loaded = digitnet.load(path)
 
@@ -69,7 +70,7 @@ def test_save_load_round_trip_is_identical(tmp_path, sizes, activation, output, 
         assert copy.bias.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(copy.weight, original.weight)
         np.testing.assert_array_equal(copy.bias, original.bias)
-    for key, value in METADATA.items():
+    for key, value in metadata.items():
         assert loaded.metadata[key] == value
     X = np.random.default_rng(1).random((6, sizes[0])).astype(dtype)
     np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
