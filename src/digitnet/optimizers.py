@@ -25,7 +25,7 @@ Array = NDArray[np.floating]
 
 
 class Optimizer:
-    """Base class: subclasses define _update(i, p, g) for parameter i."""
+    """Base class: subclasses define _update(p, g, buffers, decay, work) for one array."""
 
     name = "optimizer"
     _state_names: tuple[str, ...] = ()
@@ -42,14 +42,31 @@ class Optimizer:
             self.state = {name: [np.zeros_like(p) for p in params] for name in self._state_names}
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):
-            if self.weight_decay and p.ndim >= 2 and self.couples_decay:
-                g = g + self.weight_decay * p
-            self._update(i, p, g)
+            decay = self.weight_decay if p.ndim >= 2 else 0.0  # weights only, never biases
+            self._update(p, g, [self.state[name][i] for name in self._state_names], decay)
 
-    couples_decay = True
+    def _update(self, p: Array, g: Array, buffers: list[Array], decay, work: tuple[Array, Array] | None = None) -> None:
+        """One step of the rule for one array p (in place), its gradient g (left untouched) and
+        its state buffers (in _state_names order, updated in place).
 
-    def _update(self, i: int, p: Array, g: Array) -> None:
+        decay: the weight decay λ for p, a number, or an array of p's shape (λ at weights, 0 at
+        biases) when p holds a whole network's parameters in one flat vector (digitnet.fastpath).
+        work: two scratch arrays of p's shape and dtype, or None to allocate them.
+        """
         raise NotImplementedError
+
+    @staticmethod
+    def _scratch(p: Array, work):
+        return work if work is not None else (np.empty_like(p), np.empty_like(p))
+
+    @staticmethod
+    def _decayed(p: Array, g: Array, decay, out: Array) -> Array:
+        """g + λp (coupled weight decay, the L2 penalty ½λ‖W‖²) in out; g itself when λ is 0."""
+        if np.ndim(decay) == 0 and not decay:
+            return g
+        np.multiply(p, decay, out=out)
+        np.add(out, g, out=out)
+        return out
 
     def state_dict(self) -> dict[str, Array]:
         """A snapshot of the state as named arrays (for checkpoints): step count and every buffer.
@@ -77,8 +94,11 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, i, p, g):
-        p -= self.learning_rate * g
+    def _update(self, p, g, buffers, decay, work=None):
+        u, _ = self._scratch(p, work)
+        d = self._decayed(p, g, decay, u)
+        np.multiply(d, self.learning_rate, out=u)
+        np.subtract(p, u, out=p)
 
 
 class Momentum(Optimizer):
@@ -94,14 +114,19 @@ class Momentum(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def _update(self, i, p, g):
-        v = self.state["velocity"][i]
-        v *= self.momentum
-        v += g
+    def _update(self, p, g, buffers, decay, work=None):
+        (v,) = buffers
+        u, w = self._scratch(p, work)
+        d = self._decayed(p, g, decay, u)
+        np.multiply(v, self.momentum, out=v)
+        np.add(v, d, out=v)
         if self.nesterov:
-            p -= self.learning_rate * (g + self.momentum * v)
+            np.multiply(v, self.momentum, out=w)  # g + μ v
+            np.add(d, w, out=w)
+            np.multiply(w, self.learning_rate, out=w)
         else:
-            p -= self.learning_rate * v
+            np.multiply(v, self.learning_rate, out=w)
+        np.subtract(p, w, out=p)
 
 
 class Adam(Optimizer):
@@ -118,34 +143,51 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps = check_positive(eps, "eps")
 
-    def _update(self, i, p, g):
-        m, s = self.state["m"][i], self.state["s"][i]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        s *= self.beta2
-        s += (1.0 - self.beta2) * (g * g)
+    def _update(self, p, g, buffers, decay, work=None):
+        m, s = buffers
+        u, w = self._scratch(p, work)
+        g = self._decayed(p, g, decay, u)
+        self._adam(p, g, m, s, w)
+
+    def _adam(self, p, g, m, s, w):
+        # m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²  (w is scratch; g may be the other scratch)
+        np.multiply(m, self.beta1, out=m)
+        np.multiply(g, 1.0 - self.beta1, out=w)
+        np.add(m, w, out=m)
+        np.multiply(s, self.beta2, out=s)
+        np.multiply(g, g, out=w)
+        np.multiply(w, 1.0 - self.beta2, out=w)
+        np.add(s, w, out=s)
         correction1 = 1.0 - self.beta1**self.t
         correction2 = 1.0 - self.beta2**self.t
         # PyTorch's form: p −= (η/c₁) · m / (√s/√c₂ + ε)
-        denominator = np.sqrt(s)
-        denominator /= math.sqrt(correction2)
-        denominator += self.eps
-        p -= (self.learning_rate / correction1) * (m / denominator)
+        np.sqrt(s, out=w)
+        np.divide(w, math.sqrt(correction2), out=w)
+        np.add(w, self.eps, out=w)
+        np.divide(m, w, out=w)
+        np.multiply(w, self.learning_rate / correction1, out=w)
+        np.subtract(p, w, out=p)
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): p ← p(1 − ηλ), then Adam."""
 
     name = "adamw"
-    couples_decay = False
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(learning_rate, beta1, beta2, eps, weight_decay)
 
-    def _update(self, i, p, g):
-        if self.weight_decay and p.ndim >= 2:
-            p *= 1.0 - self.learning_rate * self.weight_decay
-        super()._update(i, p, g)
+    def _update(self, p, g, buffers, decay, work=None):
+        m, s = buffers
+        u, w = self._scratch(p, work)
+        if np.ndim(decay) == 0:
+            if decay:
+                np.multiply(p, 1.0 - self.learning_rate * decay, out=p)
+        else:  # per-element λ (0 at biases): the same factor 1 − ηλ, element by element
+            np.multiply(decay, -self.learning_rate, out=u)
+            np.add(u, 1.0, out=u)
+            np.multiply(p, u, out=p)
+        self._adam(p, g, m, s, w)
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam, AdamW)}

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from digitnet import fastpath
 from digitnet.activations import get_activation
 from digitnet.augment import check_augment, random_shift
 from digitnet.losses import get_loss
@@ -294,8 +295,23 @@ class Trainer:
             return random_shift(self.x, self.rng)
         return self.x
 
+    # The fast path (digitnet.fastpath) runs every built-in optimizer; False forces the reference
+    # loop below, which the tests compare it with.
+    _fastpath = True
+
     def _run_steps(self, x, order, steps, report_every, on_batch) -> tuple[float, int]:
         """The mini-batch steps of one epoch over inputs x; returns (summed loss, correct count)."""
+        if self._fastpath and fastpath.supports(self.optimizer):
+            plan = getattr(self, "_plan", None)
+            if plan is None or not plan.fits(self.net, self.cost, self.optimizer, self.batch_size, self.dropout):
+                plan = self._plan = fastpath.TrainingPlan(
+                    self.net, self.cost, self.optimizer, self.batch_size, self.dropout
+                )
+            return plan.run_epoch(x, self.y_targets, self.y_labels, order, self.rng, on_batch, report_every)
+        return self._run_steps_reference(x, order, steps, report_every, on_batch)
+
+    def _run_steps_reference(self, x, order, steps, report_every, on_batch) -> tuple[float, int]:
+        """The same steps written plainly: Network._backward and Optimizer.step per mini-batch."""
         net, Y = self.net, self.y_targets
         n, batch_size = len(x), self.batch_size
         params = net.parameters()
