@@ -169,6 +169,13 @@ def test_toml_spellings(tmp_path, line, field, value):
     assert getattr(config_for("--config", write_toml(tmp_path, line)), field) == value
 
 
+@pytest.mark.parametrize("value, expected", [("shift", "shift"), ("none", None)])
+def test_toml_augment_takes_the_flags_values(tmp_path, value, expected):
+    """--augment takes shift or none; TOML has no null, so "none" must turn augmentation off there too."""
+    assert config_for("--config", write_toml(tmp_path, f'augment = "{value}"\n')).augment == expected
+    assert config_for("--augment", value).augment == expected
+
+
 def test_toml_preset_key_picks_the_preset(tmp_path):
     config = config_for("--config", write_toml(tmp_path, 'preset = "modern"\nepochs = 2\n'))
     assert config == TrainConfig(**{**presets.preset("modern").to_dict(), "epochs": 2})
