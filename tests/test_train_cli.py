@@ -83,8 +83,6 @@ def test_bad_train_arguments_exit_1_with_one_line(argv, match):
     assert not Path("m.safetensors").exists() and not Path("m.checkpoint.safetensors").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="TrainConfig.validate (training.py) does not check seed: --seed -1 fails in "
-                   "NumPy with 'expected non-negative integer', naming neither --seed nor what was got")
 def test_negative_seed_names_the_seed():
     code, _, err = run_cli("train", "--epochs", "1", "--out", "m.safetensors", "--seed", "-1")
     assert code == 1

@@ -51,7 +51,7 @@ class Network:
         self.output_activation = output_activation
         self.dtype = np.dtype(check_dtype(dtype))
         self.init = check_init(init if init is not None else DEFAULT_INIT[activation])
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = make_rng(seed)
         self.metadata: dict = {}  # training config, metrics, ... carried in the model file
         self.layers: list[Dense] = []
         for index, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
@@ -191,6 +191,15 @@ class Network:
         from digitnet.modelfile import save
 
         save(self, path, **metadata)
+
+
+def make_rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
+    """A Generator from a seed (a non-negative integer), a Generator itself, or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"{name} must be a non-negative integer or None; got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 def check_sizes(sizes: Sequence[int]) -> list[int]:

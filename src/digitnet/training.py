@@ -24,7 +24,7 @@ from digitnet import fastpath
 from digitnet.activations import get_activation
 from digitnet.augment import check_augment, random_shift
 from digitnet.losses import get_loss
-from digitnet.network import Network, check_inputs, check_targets
+from digitnet.network import Network, check_inputs, check_targets, make_rng
 from digitnet.optimizers import (
     Optimizer,
     check_non_negative,
@@ -78,6 +78,7 @@ class TrainConfig:
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
         check_augment(self.augment)
+        make_rng(self.seed)
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         if isinstance(self.validation_size, bool) or not isinstance(self.validation_size, int) or self.validation_size < 0:
@@ -224,7 +225,7 @@ class Trainer:
             self.optimizer = make_optimizer(optimizer, learning_rate, **options)
         self.validation = self._check_pair(validation, "validation")
         self.test = self._check_pair(test, "test")
-        self.rng = np.random.default_rng(seed)
+        self.rng = make_rng(seed)
         self.epoch = 0  # epochs completed
         self.history = History()
         self.best_score = -math.inf

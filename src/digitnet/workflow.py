@@ -206,6 +206,20 @@ def write_history(out: Path, trainer: Trainer) -> None:
     atomic_write_bytes(csv_path, trainer.history.to_csv().encode())
 
 
+def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
+    """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
+    from digitnet import datasets
+
+    name = name or net.metadata.get("dataset", "mnist")
+    data = datasets.load(name, data_dir=data_dir)
+    if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
+        raise ValueError(
+            f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
+            f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
+        )
+    return data
+
+
 # --------------------------------------------------------------------- the last trained model
 def state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")

@@ -22,18 +22,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitnet import datasets
     from digitnet.metrics import classification_report
     from digitnet.modelfile import load
+    from digitnet.workflow import dataset_for
 
     net = load(args.model)
-    name = args.dataset or net.metadata.get("dataset", "mnist")
-    data = datasets.load(name, data_dir=args.data_dir)
-    if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
-        raise ValueError(
-            f"{args.model} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
-            f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
-        )
+    data = dataset_for(net, args.dataset, args.data_dir, args.model)
+    name = data.name
     report = classification_report(data.y_test, net.predict(data.x_test), list(data.class_names))
     if args.json:
         print(json.dumps({"model": str(args.model), "dataset": name, **report.to_dict()}))

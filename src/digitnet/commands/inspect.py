@@ -65,19 +65,16 @@ def summary(net, model: str, data=None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitnet import datasets
     from digitnet.modelfile import load
+    from digitnet.workflow import dataset_for
 
     net = load(args.model)
     data = None
     if not args.no_data:
-        name = args.dataset or net.metadata.get("dataset", "mnist")
-        data = datasets.load(name, data_dir=args.data_dir)
-        if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
-            raise ValueError(
-                f"{args.model} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
-                f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)} (use --no-data for the weights only)"
-            )
+        try:
+            data = dataset_for(net, args.dataset, args.data_dir, args.model)
+        except ValueError as error:
+            raise ValueError(f"{error} (use --no-data for the weights only)") from None
     result = summary(net, args.model, data)
     if args.json:
         print(json.dumps(result))

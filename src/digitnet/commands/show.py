@@ -143,16 +143,9 @@ def _load_model(path: str):
 
 def _load_data(net, args: argparse.Namespace):
     """The dataset the model was trained on (or --dataset), checked against the network's shape."""
-    from digitnet import datasets
+    from digitnet.workflow import dataset_for
 
-    name = args.dataset or net.metadata.get("dataset", "mnist")
-    data = datasets.load(name, data_dir=args.data_dir)
-    if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
-        raise ValueError(
-            f"{args.model} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
-            f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
-        )
-    return data
+    return dataset_for(net, args.dataset, args.data_dir, args.model)
 
 
 # --------------------------------------------------------------------------- the pictures
