@@ -108,7 +108,11 @@ def read_config_file(path: str) -> dict:
         expected = _toml_type_error(name, value)
         if expected:
             raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
-        values[name] = parse_layers(value) if name == "layers" and isinstance(value, str) else value
+        if name == "layers" and isinstance(value, str):
+            value = parse_layers(value)
+        elif name == "augment" and value == "none":
+            value = None  # as --augment none: TOML has no null to say it
+        values[name] = value
     return values
 
 
