@@ -38,6 +38,8 @@ READERS: dict[int, threading.Thread] = {}  # server pid -> the thread draining i
 class Results:
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests
     errors: int = 0
+    client_cpu_s: float = 0.0  # CPU time this load generator used (it shares the machine)
+    server_cpu_s: float | None = None  # CPU time of the server process, when this script started it
     error_kinds: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -67,6 +69,8 @@ class Results:
             "p90_ms": round(percentile(0.90), 2),
             "p99_ms": round(percentile(0.99), 2),
             "max_ms": round(ordered[-1] * 1000.0, 2) if ordered else math.nan,
+            "client_cpu_s": round(self.client_cpu_s, 2),
+            "server_cpu_s": None if self.server_cpu_s is None else round(self.server_cpu_s, 2),
         }
 
 
@@ -79,39 +83,61 @@ def digit_pixels() -> list[float]:
     return pixels
 
 
-async def client(http: httpx.AsyncClient, body: bytes, deadline: float, interval: float,
-                 results: Results, budget: list[int]) -> None:
+async def client(url: str, body: bytes, ready: list[int], start: asyncio.Event, stop_at: list[float],
+                 interval: float, results: Results, budget: list[int]) -> None:
+    """One user: its own connection (its own httpx client, so clients never queue on a shared pool)."""
     headers = {"content-type": "application/json"}
-    while time.perf_counter() < deadline and budget[0] > 0:
-        budget[0] -= 1
-        start = time.perf_counter()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(10.0)) as http:
         try:
-            response = await http.post("/api/predict", content=body, headers=headers)
-            elapsed = time.perf_counter() - start
-            if response.status_code == 200:
-                results.latencies.append(elapsed)
-            else:
-                results.error(f"HTTP {response.status_code}")
-        except httpx.HTTPError as error:
-            results.error(type(error).__name__)
-        if interval:
-            await asyncio.sleep(interval)
+            await http.get("/api/model")  # connect before the clock starts
+        finally:
+            ready[0] += 1
+        await start.wait()
+        while time.perf_counter() < stop_at[0] and budget[0] > 0:
+            budget[0] -= 1
+            begin = time.perf_counter()
+            try:
+                response = await http.post("/api/predict", content=body, headers=headers)
+                elapsed = time.perf_counter() - begin
+                if response.status_code == 200:
+                    results.latencies.append(elapsed)
+                else:
+                    results.error(f"HTTP {response.status_code}")
+            except httpx.HTTPError as error:
+                results.error(type(error).__name__)
+            if interval:
+                await asyncio.sleep(interval)
 
 
 async def run_load(url: str, clients: int, seconds: float, interval: float, max_requests: int) -> Results:
     body = json.dumps({"pixels": digit_pixels()}).encode()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    timeout = httpx.Timeout(10.0)
     results = Results()
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as http:
-        # Warm up: the first request, and one connection per client, before the clock starts.
-        await asyncio.gather(*(http.get("/api/model") for _ in range(clients)))
-        budget = [max_requests]
-        start = time.perf_counter()
-        deadline = start + seconds
-        await asyncio.gather(*(client(http, body, deadline, interval, results, budget) for _ in range(clients)))
-        results.seconds = time.perf_counter() - start
+    start = asyncio.Event()
+    stop_at = [math.inf]
+    budget = [max_requests]
+    ready = [0]
+    tasks = [asyncio.create_task(client(url, body, ready, start, stop_at, interval, results, budget)) for _ in range(clients)]
+    while ready[0] < clients:  # every client connects first
+        if any(task.done() for task in tasks):
+            await asyncio.gather(*tasks)  # a client failed to connect: raise its error
+        await asyncio.sleep(0.01)
+    began, cpu = time.perf_counter(), time.process_time()
+    stop_at[0] = began + seconds
+    start.set()
+    await asyncio.gather(*tasks)
+    results.seconds = time.perf_counter() - began
+    results.client_cpu_s = time.process_time() - cpu
     return results
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), or None where unavailable."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def check_url(url: str) -> str:
@@ -191,7 +217,11 @@ def main(argv: list[str] | None = None) -> dict:
     if url is None:
         process, url = start_server(args.model)
     try:
+        cpu_before = process_cpu_seconds(process.pid) if process else None
         results = asyncio.run(run_load(url, args.clients, args.seconds, args.interval, args.max_requests))
+        cpu_after = process_cpu_seconds(process.pid) if process else None
+        if cpu_before is not None and cpu_after is not None:
+            results.server_cpu_s = cpu_after - cpu_before  # includes the clients' connecting
     finally:
         if process is not None:
             stop_server(process)
@@ -205,6 +235,10 @@ def main(argv: list[str] | None = None) -> dict:
               + (f": {summary['error_kinds']}" if summary["errors"] else "") + ")")
         print(f"  latency p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, "
               f"p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
+        server_cpu = summary["server_cpu_s"]
+        print(f"  CPU: load generator {summary['client_cpu_s']} s"
+              + (f", server {server_cpu} s ({1000 * server_cpu / max(1, summary['ok']):.2f} ms per request)" if server_cpu is not None else "")
+              + f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return summary
 
 
