@@ -134,7 +134,8 @@ async def run_load(url: str, clients: int, seconds: float, interval: float, max_
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process (Linux /proc), or None where unavailable."""
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
