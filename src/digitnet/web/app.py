@@ -178,7 +178,8 @@ def create_app(model: Network | str | os.PathLike | None = None) -> FastAPI:
         served = Served(model, "a Network object")
     else:
         path, _ = choose_model(model)
-        served = Served(load(path), str(path))
+        shipped = path.resolve() == pretrained_path().resolve()
+        served = Served(load(path), "the pretrained 3b1b network shipped with digitnet" if shipped else str(path))
     check_servable(served.net)
 
     app = FastAPI(
