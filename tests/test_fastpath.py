@@ -182,3 +182,34 @@ def test_weights_changed_between_epochs_are_picked_up():
     twin_trainer.run_epoch()
     for p, q in zip(net.parameters(), twin.parameters()):
         np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- the forward path
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_is_exact_for_large_arrays(dtype):
+    from digitnet.network import all_finite
+
+    X = np.random.default_rng(0).random((100, 784)).astype(dtype)
+    assert all_finite(X)
+    for value in (np.nan, np.inf, -np.inf):
+        for position in ((0, 0), (57, 300), (99, 783)):
+            Y = X.copy()
+            Y[position] = value
+            assert not all_finite(Y)
+    huge = X.copy()
+    huge[3, 3] = np.finfo(dtype).max / 2  # finite, but x·x overflows: the elementwise test decides
+    assert all_finite(huge)
+    assert all_finite(np.asfortranarray(X)) and not all_finite(np.asfortranarray(Y))
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "identity", "leaky_relu", "softmax"])
+def test_dense_forward_in_place_gives_the_activation_functions_values(activation):
+    from digitnet.activations import ACTIVATIONS
+
+    rng = np.random.default_rng(1)
+    layer = dn.Dense(rng.normal(size=(5, 7)).astype(np.float32), rng.normal(size=5).astype(np.float32), activation)
+    A = rng.normal(size=(4, 7)).astype(np.float32) * 3
+    before = A.copy()
+    expected = ACTIVATIONS[activation].function(A @ layer.weight.T + layer.bias)
+    np.testing.assert_array_equal(layer.forward(A), expected)
+    np.testing.assert_array_equal(A, before)

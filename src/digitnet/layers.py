@@ -43,6 +43,35 @@ DEFAULT_INIT = {
 }
 
 
+# Activations applied in place, Z ← σ(Z): the same operations as digitnet.activations performs
+# (so the same values), without allocating. Used by Dense.forward and the training fast path.
+def sigmoid_in_place(Z: NDArray[np.floating]) -> None:
+    np.multiply(Z, 0.5, out=Z)  # σ(z) = ½(1 + tanh(z/2)): never overflows
+    np.tanh(Z, out=Z)
+    np.add(Z, 1.0, out=Z)
+    np.multiply(Z, 0.5, out=Z)
+
+
+def relu_in_place(Z: NDArray[np.floating]) -> None:
+    np.maximum(Z, 0.0, out=Z)
+
+
+def tanh_in_place(Z: NDArray[np.floating]) -> None:
+    np.tanh(Z, out=Z)
+
+
+def identity_in_place(Z: NDArray[np.floating]) -> None:
+    pass
+
+
+FORWARD_IN_PLACE = {
+    "sigmoid": sigmoid_in_place,
+    "relu": relu_in_place,
+    "tanh": tanh_in_place,
+    "identity": identity_in_place,
+}
+
+
 def check_init(name: str) -> str:
     if not isinstance(name, str) or name not in INITS:
         raise ValueError(f"unknown init {name!r}; expected one of {', '.join(INITS)}")
@@ -80,7 +109,11 @@ class Dense:
         """a' = σ(W a + b), batched: σ(A @ Wᵀ + b). A: (n, n_in) -> (n, n_out)."""
         Z = A @ self.weight.T  # (n, n_out)
         Z += self.bias
-        return self.activation_function.function(Z)
+        in_place = FORWARD_IN_PLACE.get(self.activation)
+        if in_place is None:
+            return self.activation_function.function(Z)
+        in_place(Z)  # Z is this call's own array: no second (n, n_out) allocation
+        return Z
 
     @classmethod
     def initialised(
