@@ -1,0 +1,360 @@
+"""One training run or inference measurement per framework, each the same configuration.
+
+Every function here runs inside a fresh worker process (benchmarks/run.py starts one per run), so
+imports, allocations and thread pools never leak from one measurement into the next.
+
+- digitnet: the public API, Trainer.run_epoch, as a user calls it.
+- PyTorch: at its best without a DataLoader: the epoch's rows permuted once (X[perm]) and sliced
+  per batch, zero_grad(set_to_none=True), the same initial weights as digitnet, and for Adam the
+  fastest of torch's implementations on this machine (fused=True, measured against foreach).
+- scikit-learn: MLPClassifier.partial_fit, one epoch per call (its own initialisation).
+- textbook: benchmarks/textbook.py, the book's per-example loop in float64 (configuration A only).
+Times are wall seconds of training only; test accuracy is measured after the timed epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import numpy as np
+
+from configs import Config
+
+INFERENCE_NETWORKS = {
+    # name: (sizes, hidden activation, output activation)
+    "3b1b": ((784, 16, 16, 10), "sigmoid", "sigmoid"),
+    "wide": ((784, 800, 800, 10), "relu", "softmax"),
+}
+
+
+def scheduled(config: Config, epoch: int, epochs: int) -> float:
+    """The learning rate of `epoch` (0-based), exactly as digitnet's schedules compute it."""
+    from digitnet.optimizers import scheduled_learning_rate
+
+    return scheduled_learning_rate(config.schedule, config.learning_rate, epoch, config.schedule_epochs or epochs)
+
+
+def initial_network(config: Config, seed: int):
+    import digitnet as dn
+
+    return dn.Network(list(config.sizes), activation=config.activation, output_activation=config.output,
+                      init=config.init, seed=seed)
+
+
+# --------------------------------------------------------------------- digitnet
+def train_digitnet(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    import digitnet as dn
+
+    x, y, x_test, y_test = data
+    net = initial_network(config, seed)
+    trainer = dn.Trainer(net, x, y, epochs=config.schedule_epochs or epochs, batch_size=config.batch_size,
+                         learning_rate=config.learning_rate, optimizer=config.optimizer, loss=config.loss,
+                         schedule=config.schedule, seed=seed)
+    seconds, accuracies = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        trainer.run_epoch()
+        seconds.append(time.perf_counter() - start)
+        if until is not None or len(seconds) == epochs:
+            accuracies.append(float(np.mean(net.predict(x_test) == y_test)))
+            if until is not None and accuracies[-1] >= until:
+                break
+    return {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies}
+
+
+# --------------------------------------------------------------------- PyTorch
+def torch_model(config: Config, seed: int):
+    """nn.Sequential with digitnet's initial weights; the output layer stays linear for softmax
+    (cross_entropy takes logits) and ends in a sigmoid for the quadratic cost."""
+    import torch
+
+    net = initial_network(config, seed)
+    modules = []
+    for index, layer in enumerate(net.layers):
+        linear = torch.nn.Linear(layer.n_in, layer.n_out)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.weight))
+            linear.bias.copy_(torch.from_numpy(layer.bias))
+        modules.append(linear)
+        is_output = index == len(net.layers) - 1
+        name = config.output if is_output else config.activation
+        if name == "sigmoid":
+            modules.append(torch.nn.Sigmoid())
+        elif name == "relu":
+            modules.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*modules)
+
+
+def torch_optimizer(config: Config, model, adam_impl: str = "fused"):
+    import torch
+
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, **{adam_impl: True})
+    raise ValueError(config.optimizer)
+
+
+def train_torch(config: Config, data, epochs: int, seed: int, until=None, adam_impl: str = "fused") -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    x, y, x_test, y_test = data
+    X = torch.from_numpy(np.ascontiguousarray(x))
+    labels = torch.from_numpy(y.astype(np.int64))
+    targets = F.one_hot(labels, config.sizes[-1]).to(torch.float32)
+    X_test = torch.from_numpy(np.ascontiguousarray(x_test))
+    model = torch_model(config, seed)
+    optimizer = torch_optimizer(config, model, adam_impl)
+    generator = torch.Generator().manual_seed(seed)
+    n, batch = len(X), config.batch_size
+    quadratic = config.loss == "quadratic"
+    seconds, accuracies = [], []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = scheduled(config, epoch, epochs)
+        perm = torch.randperm(n, generator=generator)
+        X_epoch = X[perm]
+        Y_epoch = targets[perm] if quadratic else labels[perm]
+        for i in range(0, n, batch):
+            xb, yb = X_epoch[i : i + batch], Y_epoch[i : i + batch]
+            out = model(xb)
+            if quadratic:  # C = (1/n) Σ ½‖a − y‖²
+                loss = F.mse_loss(out, yb, reduction="sum") * (0.5 / len(xb))
+            else:
+                loss = F.cross_entropy(out, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+        if until is not None or len(seconds) == epochs:
+            with torch.inference_mode():
+                predicted = model(X_test).argmax(1).numpy()
+            accuracies.append(float(np.mean(predicted == y_test)))
+            if until is not None and accuracies[-1] >= until:
+                break
+    return {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies,
+            "adam": adam_impl if config.optimizer == "adam" else None}
+
+
+# --------------------------------------------------------------------- scikit-learn
+def sklearn_model(config: Config, seed: int):
+    from sklearn.neural_network import MLPClassifier
+
+    options = dict(hidden_layer_sizes=tuple(config.sizes[1:-1]), alpha=0.0, batch_size=config.batch_size,
+                   random_state=seed, shuffle=True)
+    if config.optimizer == "sgd":  # A: the closest MLPClassifier gets (see Config.notes)
+        return MLPClassifier(activation="logistic", solver="sgd", learning_rate_init=0.5, momentum=0.0,
+                             nesterovs_momentum=False, learning_rate="constant", **options)
+    activation = {"sigmoid": "logistic"}.get(config.activation, config.activation)
+    return MLPClassifier(activation=activation, solver="adam", learning_rate_init=config.learning_rate, **options)
+
+
+def train_sklearn(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    import warnings
+
+    x, y, x_test, y_test = data
+    model = sklearn_model(config, seed)
+    classes = np.arange(config.sizes[-1])
+    seconds, accuracies = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(x, y, classes=classes)
+        seconds.append(time.perf_counter() - start)
+        if until is not None or len(seconds) == epochs:
+            accuracies.append(float(np.mean(model.predict(x_test) == y_test)))
+            if until is not None and accuracies[-1] >= until:
+                break
+    return {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies,
+            "dtype": str(model.coefs_[0].dtype)}
+
+
+# --------------------------------------------------------------------- the book's loop
+def train_textbook(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    from textbook import TextbookNetwork, as_examples
+
+    assert config.key == "A", "the textbook baseline is the book's first network: configuration A"
+    x, y, x_test, y_test = data
+    examples = as_examples(x, y)  # the book's (784, 1) columns, built before the clock starts
+    tests = as_examples(x_test, y_test, one_hot=False)
+    net = TextbookNetwork.from_digitnet(initial_network(config, seed))
+    rng = np.random.default_rng(seed)
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        net.train_epoch(examples, config.batch_size, config.learning_rate, rng)
+        seconds.append(time.perf_counter() - start)
+    accuracy = net.evaluate(tests) / len(tests)
+    return {"epoch_seconds": seconds, "test_accuracy": accuracy, "accuracy_curve": [accuracy]}
+
+
+TRAIN = {"digitnet": train_digitnet, "pytorch": train_torch, "sklearn": train_sklearn, "textbook": train_textbook}
+
+
+# --------------------------------------------------------------------- inference
+def _median_us(call, repeats: int) -> tuple[float, float, float]:
+    for _ in range(min(200, repeats)):
+        call()
+    times = []
+    clock = time.perf_counter_ns
+    for _ in range(repeats):
+        start = clock()
+        call()
+        times.append(clock() - start)
+    times.sort()
+    return times[len(times) // 2] / 1e3, times[len(times) // 100] / 1e3, times[-len(times) // 100 - 1] / 1e3
+
+
+def _batch_rate(call, n: int, repeats: int) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def infer(framework: str, network: str, x_test, repeats: int, single_repeats: int) -> dict:
+    """Images/s for the whole test set as one batch, and µs for one image (median, p1, p99)."""
+    import digitnet as dn
+
+    sizes, hidden, output = INFERENCE_NETWORKS[network]
+    net = dn.Network(list(sizes), activation=hidden, output_activation=output, seed=0)
+    x_test = np.ascontiguousarray(x_test, dtype=np.float32)
+    one = x_test[:1]  # (1, 784)
+    if framework == "digitnet":
+        batch = lambda: net.predict(x_test)  # noqa: E731
+        single = lambda: net.predict(one)  # noqa: E731
+    elif framework == "pytorch":
+        import torch
+
+        config = Config("E", "", sizes, hidden, output, "", "sgd", 1.0, 1, net.init)
+        model = torch_model(config, 0).eval()
+        X, x1 = torch.from_numpy(x_test), torch.from_numpy(one)
+
+        def batch():
+            with torch.inference_mode():
+                return model(X).argmax(1)
+
+        def single():
+            with torch.inference_mode():
+                return model(x1).argmax(1)
+    elif framework == "sklearn":
+        config = Config("E", "", sizes, hidden, output, "", "adam", 1e-3, 200, net.init)
+        model = sklearn_model(config, 0)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(x_test[:1000], np.arange(1000) % 10, classes=np.arange(10))
+        batch = lambda: model.predict(x_test)  # noqa: E731
+        single = lambda: model.predict(one)  # noqa: E731
+    elif framework == "textbook":
+        if network != "3b1b":
+            return {}
+        from textbook import TextbookNetwork
+
+        book = TextbookNetwork.from_digitnet(net)
+        columns = [row.astype(np.float64).reshape(-1, 1) for row in x_test]
+        batch = lambda: [int(np.argmax(book.feedforward(c))) for c in columns]  # noqa: E731
+        single = lambda: int(np.argmax(book.feedforward(columns[0])))  # noqa: E731
+    else:
+        raise ValueError(framework)
+    rate = _batch_rate(batch, len(x_test), repeats if framework != "textbook" else 1)
+    median, low, high = _median_us(single, single_repeats)
+    return {"images_per_second": rate, "one_image_us": median, "one_image_us_p1": low, "one_image_us_p99": high}
+
+
+# --------------------------------------------------------------------- the floor
+def matmul_rate(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of a float32 size×size matrix product through NumPy's BLAS."""
+    rng = np.random.default_rng(0)
+    A = rng.random((size, size), dtype=np.float32)
+    B = rng.random((size, size), dtype=np.float32)
+    C = np.empty((size, size), np.float32)
+    np.matmul(A, B, out=C)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(A, B, out=C)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def matmuls_alone(config: Config, rows: int) -> float:
+    """Seconds per epoch of the step's matrix products alone, at the configuration's shapes and in
+    digitnet's layout (rows for the first layer's sums, columns after): the arithmetic's floor at
+    these sizes, per-call overhead of the BLAS included."""
+    rng = np.random.default_rng(0)
+    sizes, b = config.sizes, config.batch_size
+    f32 = np.float32
+    W = [rng.random((n_out, n_in + 1), dtype=f32) * 0.01 for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    X = rng.random((b, sizes[0]), dtype=f32)
+    A = [rng.random((n + 1, b), dtype=f32) for n in sizes[1:-1]]
+    Z0 = np.empty((b, sizes[1]), f32)
+    Z = [np.empty((n, b), f32) for n in sizes[1:]]
+    D = [rng.random((n, b), dtype=f32) * 0.01 for n in sizes[1:]]
+    G = [np.empty_like(w) for w in W]
+    W0_T = W[0][:, :-1].T
+    ones = np.ones((b, 1), f32)
+    layers = len(W)
+    steps = math.ceil(rows / b)
+
+    def step():
+        np.matmul(X, W0_T, out=Z0)
+        for l in range(1, layers):
+            np.matmul(W[l], A[l - 1], out=Z[l])
+        for l in range(layers - 1, 0, -1):
+            np.matmul(D[l], A[l - 1].T, out=G[l])
+            np.matmul(W[l][:, :-1].T, D[l], out=D[l - 1])
+        np.matmul(D[0], X, out=G[0][:, :-1])
+        np.matmul(D[0], ones, out=G[0][:, -1:])
+
+    timed = min(steps, 2000)
+    step()
+    start = time.perf_counter()
+    for _ in range(timed):
+        step()
+    return (time.perf_counter() - start) * steps / timed
+
+
+def gather_alone(config: Config, x) -> float:
+    """Seconds per epoch of copying the shuffled rows into blocks (as the fast path does)."""
+    from digitnet.fastpath import BLOCK_ROWS
+
+    rows = max(1, BLOCK_ROWS // config.batch_size) * config.batch_size
+    order = np.random.default_rng(0).permutation(len(x))
+    buffer = np.empty((rows, x.shape[1]), x.dtype)
+    start = time.perf_counter()
+    for first in range(0, len(x) - rows + 1, rows):
+        np.take(x, order[first : first + rows], axis=0, out=buffer, mode="clip")
+    return time.perf_counter() - start
+
+
+def update_alone(config: Config, rows: int) -> float:
+    """Seconds per epoch of the optimizer's whole-vector update (digitnet's optimizers)."""
+    import digitnet as dn
+
+    total = sum((n_in + 1) * n_out for n_in, n_out in zip(config.sizes[:-1], config.sizes[1:]))
+    theta = np.zeros(total, np.float32)
+    grad = np.full(total, 1e-3, np.float32)
+    optimizer = dn.make_optimizer(config.optimizer, config.learning_rate)
+    buffers = [np.zeros(total, np.float32) for _ in optimizer._state_names]
+    work = (np.empty(total, np.float32), np.empty(total, np.float32))
+    steps = math.ceil(rows / config.batch_size)
+    timed = min(steps, 2000)
+    start = time.perf_counter()
+    for _ in range(timed):
+        optimizer.t += 1
+        if config.optimizer == "sgd":
+            np.subtract(theta, grad, out=theta)  # plain SGD: η is folded into the gradient
+        else:
+            optimizer._update(theta, grad, buffers, 0.0, work)
+    return (time.perf_counter() - start) * steps / timed
