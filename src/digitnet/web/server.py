@@ -58,6 +58,7 @@ def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning") -
         app, host=host, port=port, log_level=log_level, access_log=False,
         ws="none",  # the app has no websockets
         lifespan="off",  # nor startup/shutdown events
+        proxy_headers=False,  # served directly, not behind a proxy: trust no X-Forwarded-* header
         timeout_keep_alive=15,
         limit_concurrency=1000,  # beyond this, 503 rather than unbounded memory
     )
