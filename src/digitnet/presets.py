@@ -7,7 +7,9 @@
           `--init standard-normal`, which lands about half a point lower on this network.
 - modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
           Adam and a cosine learning-rate schedule.
-- best:   the most accurate MLP this project trains in under 10 minutes on 2 cores.
+- best:   the most accurate MLP this project trains in under 10 minutes on 2 cores:
+          784-800-800-10 ReLU with dropout 0.2, every training image shifted by up to 2 px
+          each epoch, Adam with a cosine schedule.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ PRESETS: dict[str, TrainConfig] = {
         batch_size=128,
         epochs=30,
         dropout=0.2,
+        augment="shift",
     ),
 }
 

@@ -24,7 +24,8 @@ from digitnet import fastpath
 from digitnet.activations import get_activation
 from digitnet.augment import check_augment, random_shift
 from digitnet.losses import get_loss
-from digitnet.network import Network, check_inputs, check_targets, make_rng
+from digitnet.layers import check_init
+from digitnet.network import Network, check_dtype, check_inputs, check_sizes, check_targets, make_rng
 from digitnet.optimizers import (
     Optimizer,
     check_non_negative,
@@ -66,6 +67,19 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every field; ValueError naming the field, what was expected and what was got."""
+        from digitnet.datasets import DATASETS
+
+        try:
+            check_sizes(self.layers)
+        except ValueError as error:
+            raise ValueError(f"layers: {error}") from None
+        check_dtype(self.dtype)
+        if self.init is not None:
+            check_init(self.init)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}")
+        if not isinstance(self.nesterov, bool):
+            raise ValueError(f"nesterov must be true or false; got {self.nesterov!r}")
         get_activation(self.activation, hidden=True)
         output = self.output_activation or self.activation
         get_activation(output)
