@@ -69,6 +69,8 @@ def save(net: Network, path: str | os.PathLike, *, extra_tensors: dict[str, np.n
         tensors.update({name: np.ascontiguousarray(array) for name, array in extra_tensors.items()})
     with atomic_path(path) as temporary:
         save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(document)})
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())  # on disk before the rename, so a power cut cannot leave it empty
     return path
 
 
