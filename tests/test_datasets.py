@@ -1019,3 +1019,14 @@ def test_real_fashion_mnist_from_the_debian_package(isolated: Path) -> None:
     assert np.bincount(data.y_test).tolist() == [1000] * 10
     assert (isolated / "digitnet" / "fashion-mnist" / "verified.json").exists()
 
+
+
+def test_an_empty_array_with_an_absurd_dimension_is_rejected(tmp_path: Path) -> None:
+    # Found by the fuzzer: 0 × 0 × 474552711 × 2429491949 doubles is zero bytes of data, but
+    # NumPy cannot describe such a shape; it must come out as DatasetError, not ValueError.
+    data = b"\x00\x00\x0e\x04" + b"\x00\x00\x00\x00" * 2 + b"\x1cI\x19\x87\x90\xcf\x16\xed"
+    for name, payload in (("absurd", data), ("absurd.gz", gzip.compress(data))):
+        path = tmp_path / name
+        path.write_bytes(payload)
+        with pytest.raises(DatasetError, match="a dimension beyond the"):
+            read_idx(path, max_bytes=1 << 20)

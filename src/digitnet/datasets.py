@@ -166,6 +166,13 @@ def _read_idx_stream(
             f"{path}: IDX header says shape {shape} ({expected} bytes of data), more than "
             f"the {max_bytes}-byte limit (read_idx's max_bytes)"
         )
+    if any(dim * dtype.itemsize > max_bytes for dim in shape):
+        # An empty array with an absurd dimension (say 0 × 10⁹) is no dataset either, and
+        # NumPy refuses to even describe its shape.
+        raise DatasetError(
+            f"{path}: IDX header says shape {shape}: a dimension beyond the "
+            f"{max_bytes}-byte limit (read_idx's max_bytes)"
+        )
 
     if file_size is not None:
         # Straight from the file into the array: no zero-filled staging buffer to touch first.

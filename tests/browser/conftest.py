@@ -30,19 +30,21 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, which would break later tests that call asyncio.run (the load benchmark's smoke test).
+@pytest.fixture(scope="module")
 def playwright_api():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the playwright Python package is not installed (pip install -e '.[dev]')")
     if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} is missing; install Debian's chromium (scripts/install-browser.sh)")
+        _unavailable(f"{CHROMIUM} is missing; install Debian's chromium (scripts/install-system-deps.sh)")
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_api):
     browser = playwright_api.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
     yield browser
