@@ -62,7 +62,8 @@ def test_modern_preset_has_the_same_parameters_with_todays_choices():
     config = presets.preset("modern")
     assert config.layers == [784, 16, 16, 10]
     assert (config.activation, config.output_activation, config.loss) == ("relu", "softmax", "cross-entropy")
-    assert (config.optimizer, config.schedule, config.init) == ("adam", "cosine", "he")
+    assert (config.optimizer, config.schedule, config.init) == ("adamw", "cosine", "he")
+    assert config.weight_decay > 0
     assert config.make_network().num_parameters == 13_002
 
 
@@ -194,7 +195,7 @@ def test_precedence_preset_then_config_then_flags(tmp_path):
     assert config.learning_rate == 0.02  # flag over file
     assert config.epochs == 6  # flag over file
     assert config.batch_size == 64  # file over preset
-    assert config.optimizer == modern.optimizer == "adam"  # preset where nobody else spoke
+    assert config.optimizer == modern.optimizer == "adamw"  # preset where nobody else spoke
     assert config.schedule == "cosine"
 
 

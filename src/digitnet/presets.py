@@ -6,7 +6,7 @@
           N(0, 1). The book's first network.py drew every weight from N(0, 1); that is
           `--init standard-normal`, which lands about half a point lower on this network.
 - modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
-          Adam and a cosine learning-rate schedule.
+          AdamW (decoupled weight decay 0.03) and a cosine learning-rate schedule.
 - best:   the most accurate MLP this project trains in under 10 minutes on 2 cores:
           784-800-800-10 ReLU with dropout 0.2, every training image shifted by up to 2 px
           each epoch, Adam with a cosine schedule.
@@ -35,8 +35,9 @@ PRESETS: dict[str, TrainConfig] = {
         output_activation="softmax",
         loss="cross-entropy",
         init="he",
-        optimizer="adam",
+        optimizer="adamw",
         learning_rate=2e-3,
+        weight_decay=0.03,
         schedule="cosine",
         batch_size=16,
         epochs=30,
