@@ -213,3 +213,23 @@ def test_dense_forward_in_place_gives_the_activation_functions_values(activation
     expected = ACTIVATIONS[activation].function(A @ layer.weight.T + layer.bias)
     np.testing.assert_array_equal(layer.forward(A), expected)
     np.testing.assert_array_equal(A, before)
+
+
+@pytest.mark.parametrize("optimizer, weight_decay", [("adam", 0.0), ("adamw", 0.1), ("momentum", 0.01)])
+def test_update_split_across_threads_is_bit_identical(monkeypatch, optimizer, weight_decay):
+    options = dict(sizes=(N_FEATURES, 600, 400, N_CLASSES), optimizer=optimizer, weight_decay=weight_decay,
+                   epochs=2, batch_size=64, dtype="float32", learning_rate=0.01)
+    monkeypatch.setattr(fastpath, "current_blas_threads", lambda: 1)
+    one, _, _ = run(True, **options)
+    monkeypatch.setattr(fastpath, "current_blas_threads", lambda: 3)
+    three, trainer, _ = run(True, **options)
+    assert trainer._plan.theta.size >= fastpath.PARALLEL_UPDATE
+    assert all(np.array_equal(p, q) for p, q in zip(one.parameters(), three.parameters()))
+
+
+def test_divergence_in_a_split_update_is_reported_as_training_diverged(monkeypatch):
+    monkeypatch.setattr(fastpath, "current_blas_threads", lambda: 2)
+    x, labels = problem()
+    net = dn.Network([N_FEATURES, 600, 400, N_CLASSES], activation="relu", output_activation="identity", seed=0)
+    with pytest.raises(dn.TrainingDiverged):
+        dn.train(net, x, labels, epochs=2, batch_size=10, learning_rate=1e4, optimizer="momentum", seed=0)

@@ -253,7 +253,7 @@ def all_finite(X: Array) -> bool:
     which finite values beyond ~1e19 can also cause, does the elementwise test decide.
     """
     if X.size < 4096:
-        return bool(np.isfinite(X).all())
+        return np.count_nonzero(np.isfinite(X)) == X.size  # (count_nonzero: the quickest reduction)
     flat = X.reshape(-1)
     with np.errstate(over="ignore", invalid="ignore"):
         squares = np.dot(flat, flat)

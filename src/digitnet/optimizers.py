@@ -159,13 +159,13 @@ class Adam(Optimizer):
         np.multiply(w, 1.0 - self.beta2, out=w)
         np.add(s, w, out=s)
         correction1 = 1.0 - self.beta1**self.t
-        correction2 = 1.0 - self.beta2**self.t
-        # PyTorch's form: p −= (η/c₁) · m / (√s/√c₂ + ε)
+        root2 = math.sqrt(1.0 - self.beta2**self.t)
+        # PyTorch's p −= (η/c₁) · m / (√s/√c₂ + ε), multiplied through by √c₂ to save a pass
+        # over the parameters: p −= (η√c₂/c₁) · m / (√s + ε√c₂). Equal up to rounding.
         np.sqrt(s, out=w)
-        np.divide(w, math.sqrt(correction2), out=w)
-        np.add(w, self.eps, out=w)
+        np.add(w, self.eps * root2, out=w)
         np.divide(m, w, out=w)
-        np.multiply(w, self.learning_rate / correction1, out=w)
+        np.multiply(w, self.learning_rate * root2 / correction1, out=w)
         np.subtract(p, w, out=p)
 
 
