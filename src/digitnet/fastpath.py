@@ -32,6 +32,7 @@ was resumed before it.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -188,6 +189,57 @@ IN_PLACE = {
 }
 
 
+# --------------------------------------------------------------------- Adam in fewer passes
+class _FusedAdam:
+    """Adam and AdamW on the flat θ in ten whole-vector passes instead of twelve.
+
+    Two exact rescalings do it. The output delta is scaled by (1 − β₁), so the gradient arrives
+    as g′ = (1 − β₁)g and m ← β₁m + g′ takes two passes; and s is kept as s̃ = s/k with
+    k = (1 − β₂)/(1 − β₁)², so s̃ ← β₂s̃ + g′² takes three. k then returns in the step's constants:
+        p ← p − (η/c₁)√(c₂/k) · m / (√s̃ + ε√(c₂/k))      (c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ)
+    which is PyTorch's p − (η/c₁) m / (√(s/c₂) + ε) up to rounding. Between epochs the optimizer
+    holds the true m and s (s = k·s̃, and load() divides by k again in every run, resumed or not),
+    so its checkpoints mean what the reference path's mean and resuming stays bit-identical.
+    Weight decay: coupled (Adam) adds (1 − β₁)λp to g′; decoupled (AdamW) multiplies p by
+    1 − ηλ, both only where θ holds weights.
+    """
+
+    def __init__(self, optimizer: Adam) -> None:
+        self.optimizer = optimizer
+        self.gradient_scale = 1.0 - optimizer.beta1
+        self.k = (1.0 - optimizer.beta2) / (1.0 - optimizer.beta1) ** 2
+
+    def constants(self, decay_mask: Array) -> tuple:
+        """Per-epoch vectors: the coupled decay (1 − β₁)λ·mask, or AdamW's factor 1 − ηλ·mask."""
+        optimizer = self.optimizer
+        if not optimizer.weight_decay:
+            return None, None
+        if isinstance(optimizer, AdamW):
+            factor = 1.0 - optimizer.learning_rate * optimizer.weight_decay * decay_mask
+            return None, factor.astype(decay_mask.dtype)
+        return (self.gradient_scale * optimizer.weight_decay * decay_mask).astype(decay_mask.dtype), None
+
+    def __call__(self, p: Array, g: Array, m: Array, s: Array, w: Array, decay, factor) -> None:
+        optimizer = self.optimizer
+        beta1, beta2, t = optimizer.beta1, optimizer.beta2, optimizer.t
+        if factor is not None:
+            np.multiply(p, factor, out=p)  # AdamW: p ← p(1 − ηλ) at the weights
+        if decay is not None:
+            np.multiply(p, decay, out=w)  # Adam: g′ ← g′ + (1 − β₁)λp at the weights
+            np.add(g, w, out=g)
+        np.multiply(m, beta1, out=m)
+        np.add(m, g, out=m)
+        np.multiply(g, g, out=w)
+        np.multiply(s, beta2, out=s)
+        np.add(s, w, out=s)
+        root = math.sqrt((1.0 - beta2**t) / self.k)
+        np.sqrt(s, out=w)
+        np.add(w, optimizer.eps * root, out=w)
+        np.divide(m, w, out=w)
+        np.multiply(w, optimizer.learning_rate * root / (1.0 - beta1**t), out=w)
+        np.subtract(p, w, out=p)
+
+
 # --------------------------------------------------------------------- buffers for one batch width
 class _Workspace:
     """Every array one block of steps of batch width w needs, allocated once.
@@ -274,6 +326,10 @@ class TrainingPlan:
         self.g0 = self.G[0][:, -1:]
         self.W_back = [W[:, :-1].T for W in self.W]  # Wᵀ without the bias column, (n_in, n_out)
         self.workspaces: dict[int, _Workspace] = {}
+        # Plain SGD takes η in the output delta (its update is then θ ← θ − g); Adam takes 1 − β₁.
+        self.fold_sgd = type(optimizer) is SGD
+        self.adam = _FusedAdam(optimizer) if type(optimizer) in (Adam, AdamW) else None
+        self.state_scale = {"s": self.adam.k} if self.adam else {}
 
     def fits(self, net: Network, cost: Loss, optimizer: Optimizer, batch_size: int, dropout: float) -> bool:
         """Whether this plan was built for exactly these settings (a Trainer's may be changed)."""
@@ -310,6 +366,8 @@ class TrainingPlan:
                     view[:, -1] = buffers[2 * l + 1]
                 else:
                     view[...] = 0.0
+            if name in self.state_scale:  # kept divided by a constant (see _FusedAdam)
+                np.divide(self.state[name], self.dtype.type(self.state_scale[name]), out=self.state[name])
 
     def store_weights(self) -> None:
         """Write θ back into the network's own weight and bias arrays (in place)."""
@@ -327,9 +385,10 @@ class TrainingPlan:
             }
         for name, views in self.state_views.items():
             buffers = optimizer.state[name]
+            scale = self.dtype.type(self.state_scale.get(name, 1.0))
             for l, view in enumerate(views):
-                buffers[2 * l][...] = view[:, :-1]
-                buffers[2 * l + 1][...] = view[:, -1]
+                np.multiply(view[:, :-1], scale, out=buffers[2 * l])
+                np.multiply(view[:, -1], scale, out=buffers[2 * l + 1])
 
     # ----------------------------------------------------------------- one epoch
     def run_epoch(
@@ -384,28 +443,35 @@ class TrainingPlan:
     def _flat_update(self, threads: int) -> Callable[[], None]:
         """The optimizer's update of all of θ from g: one call, or pieces on `threads` threads."""
         optimizer = self.optimizer
-        buffers = [self.state[name] for name in optimizer._state_names]
-        whole = (self.theta, self.grad, buffers, self.decay, self.work)
         parts = min(threads, 8) if self.theta.size >= PARALLEL_UPDATE else 1
-        if parts == 1:
-            return lambda: optimizer._update(*whole)
         bounds = [round(self.theta.size * i / parts / 16) * 16 for i in range(parts)] + [self.theta.size]
-        pieces = []
+        pieces, update = [], optimizer._update
+        if self.adam is not None:
+            update = self.adam
+            decay, factor = self.adam.constants(self.decay_mask)
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             part = slice(lo, hi)
-            decay = self.decay if np.ndim(self.decay) == 0 else self.decay[part]
-            pieces.append((self.theta[part], self.grad[part], [b[part] for b in buffers], decay,
-                           (self.work[0][part], self.work[1][part])))
+            if self.adam is not None:
+                pieces.append((self.theta[part], self.grad[part], self.state["m"][part], self.state["s"][part],
+                               self.work[0][part], None if decay is None else decay[part],
+                               None if factor is None else factor[part]))
+            else:
+                decay = self.decay if np.ndim(self.decay) == 0 else self.decay[part]
+                pieces.append((self.theta[part], self.grad[part], [self.state[name][part] for name in optimizer._state_names],
+                               decay, (self.work[0][part], self.work[1][part])))
+        if parts == 1:
+            (whole,) = pieces
+            return lambda: update(*whole)
         pool = _thread_pool()
 
-        def update() -> None:
+        def split_update() -> None:
             errors = np.geterr()
-            futures = [pool.submit(_update_under, errors, optimizer._update, *piece) for piece in pieces[1:]]
-            optimizer._update(*pieces[0])
+            futures = [pool.submit(_update_under, errors, update, *piece) for piece in pieces[1:]]
+            update(*pieces[0])
             for future in futures:
                 future.result()
 
-        return update
+        return split_update
 
     def _gather(self, space: _Workspace, x, Y, labels, index, steps: int, rng) -> None:
         """Copy a block's rows, targets and labels (mode="clip": the indices are a permutation, so
@@ -452,9 +518,10 @@ class TrainingPlan:
         # products it costs about half a microsecond less per call than np.matmul.
         matmul, dot, add, multiply, subtract = np.matmul, np.dot, np.add, np.multiply, np.subtract
         optimizer = self.optimizer
-        fold = type(optimizer) is SGD and not optimizer.weight_decay
-        # ∂C/∂Z of the output for the batch mean is (…)/w; plain SGD also takes η here.
-        scale = np.array((optimizer.learning_rate if fold else 1.0) / space.width, self.dtype)  # 0-d: quicker
+        fold = self.fold_sgd and not optimizer.weight_decay
+        # ∂C/∂Z of the output for the batch mean is (…)/w; plain SGD also takes η here, Adam 1 − β₁.
+        gradient_scale = optimizer.learning_rate if fold else self.adam.gradient_scale if self.adam else 1.0
+        scale = np.array(gradient_scale / space.width, self.dtype)  # 0-d: quicker than a Python float
         update = self.update
         theta, grad = self.theta, self.grad
         W0_T, b0, G0, g0 = self.W0_T, self.b0, self.G0, self.g0
