@@ -24,7 +24,7 @@ def _current_umask() -> int:
 
 
 # mkstemp creates files readable by the owner only; a finished file gets the usual mode instead.
-_FILE_MODE = 0o666 & ~_current_umask()
+FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(handle)
     temporary = Path(temporary_name)
     try:
-        os.chmod(temporary, _FILE_MODE)
+        os.chmod(temporary, FILE_MODE)
         yield temporary
         os.replace(temporary, destination)
     except BaseException:

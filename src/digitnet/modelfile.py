@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet._files import atomic_path
+from digitnet._files import FILE_MODE, atomic_path
 from digitnet._version import __version__
 from digitnet.activations import get_activation
 from digitnet.layers import Dense, check_init
@@ -69,6 +69,7 @@ def save(net: Network, path: str | os.PathLike, *, extra_tensors: dict[str, np.n
         tensors.update({name: np.ascontiguousarray(array) for name, array in extra_tensors.items()})
     with atomic_path(path) as temporary:
         save_file(tensors, str(temporary), metadata={METADATA_KEY: json.dumps(document)})
+        os.chmod(temporary, FILE_MODE)  # safetensors writes a new file, owner-only
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())  # on disk before the rename, so a power cut cannot leave it empty
     return path
