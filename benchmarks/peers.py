@@ -290,8 +290,9 @@ def matmul_rate(threads: int, size: int = 2048, repeats: int = 5) -> float:
 
 def matmuls_alone(config: Config, rows: int) -> float:
     """Seconds per epoch of the step's matrix products alone, at the configuration's shapes and in
-    digitnet's layout (rows for the first layer's sums, columns after): the arithmetic's floor at
-    these sizes, per-call overhead of the BLAS included."""
+    the fast path's layout and calls (digitnet.fastpath: the first layer as rows when it is narrow,
+    columns after, np.dot where operands are contiguous): the arithmetic's floor at these sizes,
+    the BLAS's per-call overhead included."""
     rng = np.random.default_rng(0)
     sizes, b = config.sizes, config.batch_size
     f32 = np.float32
@@ -302,18 +303,23 @@ def matmuls_alone(config: Config, rows: int) -> float:
     Z = [np.empty((n, b), f32) for n in sizes[1:]]
     D = [rng.random((n, b), dtype=f32) * 0.01 for n in sizes[1:]]
     G = [np.empty_like(w) for w in W]
-    W0_T = W[0][:, :-1].T
+    W0, W0_T = W[0][:, :-1], W[0][:, :-1].T
+    W_back = [w[:, :-1].T for w in W]
     ones = np.ones((b, 1), f32)
     layers = len(W)
     steps = math.ceil(rows / b)
+    first_as_rows = sizes[1] < 128
 
     def step():
-        np.matmul(X, W0_T, out=Z0)
+        if first_as_rows:
+            np.matmul(X, W0_T, out=Z0)
+        else:
+            np.matmul(W0, X.T, out=Z[0])
         for l in range(1, layers):
-            np.matmul(W[l], A[l - 1], out=Z[l])
+            np.dot(W[l], A[l - 1], out=Z[l])
         for l in range(layers - 1, 0, -1):
-            np.matmul(D[l], A[l - 1].T, out=G[l])
-            np.matmul(W[l][:, :-1].T, D[l], out=D[l - 1])
+            np.dot(D[l], A[l - 1].T, out=G[l])
+            np.matmul(W_back[l], D[l], out=D[l - 1])
         np.matmul(D[0], X, out=G[0][:, :-1])
         np.matmul(D[0], ones, out=G[0][:, -1:])
 
@@ -338,23 +344,27 @@ def gather_alone(config: Config, x) -> float:
     return time.perf_counter() - start
 
 
-def update_alone(config: Config, rows: int) -> float:
-    """Seconds per epoch of the optimizer's whole-vector update (digitnet's optimizers)."""
+def update_alone(config: Config, rows: int, threads: int) -> float:
+    """Seconds per epoch of the optimizer's update as the fast path runs it (one flat vector; for
+    plain SGD a single subtraction, for Adam the ten-pass form, split over `threads`)."""
     import digitnet as dn
+    from digitnet import fastpath
+    from digitnet.losses import get_loss
 
-    total = sum((n_in + 1) * n_out for n_in, n_out in zip(config.sizes[:-1], config.sizes[1:]))
-    theta = np.zeros(total, np.float32)
-    grad = np.full(total, 1e-3, np.float32)
+    net = initial_network(config, 0)
     optimizer = dn.make_optimizer(config.optimizer, config.learning_rate)
-    buffers = [np.zeros(total, np.float32) for _ in optimizer._state_names]
-    work = (np.empty(total, np.float32), np.empty(total, np.float32))
+    plan = fastpath.TrainingPlan(net, get_loss(config.loss, config.output), optimizer, config.batch_size, 0.0)
+    plan.load()
+    plan.decay = 0.0
+    plan.grad[...] = 1e-3
+    update = plan._flat_update(threads)
     steps = math.ceil(rows / config.batch_size)
     timed = min(steps, 2000)
     start = time.perf_counter()
     for _ in range(timed):
         optimizer.t += 1
-        if config.optimizer == "sgd":
-            np.subtract(theta, grad, out=theta)  # plain SGD: η is folded into the gradient
+        if plan.fold_sgd:
+            np.subtract(plan.theta, plan.grad, out=plan.theta)
         else:
-            optimizer._update(theta, grad, buffers, 0.0, work)
+            update()
     return (time.perf_counter() - start) * steps / timed

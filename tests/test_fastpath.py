@@ -233,3 +233,21 @@ def test_divergence_in_a_split_update_is_reported_as_training_diverged(monkeypat
     net = dn.Network([N_FEATURES, 600, 400, N_CLASSES], activation="relu", output_activation="identity", seed=0)
     with pytest.raises(dn.TrainingDiverged):
         dn.train(net, x, labels, epochs=2, batch_size=10, learning_rate=1e4, optimizer="momentum", seed=0)
+
+
+def test_gathering_the_next_block_on_a_second_thread_changes_nothing(monkeypatch):
+    # With a thread budget of 2+, block k+1 is gathered (and its dropout masks drawn) while block
+    # k trains: same generator order, so the same weights bit for bit.
+    x, labels = problem(n=1500, seed=2)
+
+    def train(threads):
+        monkeypatch.setattr(fastpath, "current_blas_threads", lambda: threads)
+        net = dn.Network([N_FEATURES, 16, 8, N_CLASSES], activation="relu", output_activation="softmax", seed=1)
+        trainer = dn.Trainer(net, x, labels, epochs=2, batch_size=7, learning_rate=0.01, optimizer="adam",
+                             loss="cross-entropy", dropout=0.25, seed=4)
+        trainer.run()
+        return net, trainer.rng.bit_generator.state
+
+    (one, state_one), (two, state_two) = train(1), train(2)
+    assert state_one == state_two
+    assert all(np.array_equal(p, q) for p, q in zip(one.parameters(), two.parameters()))

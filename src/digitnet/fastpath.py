@@ -153,6 +153,29 @@ def _identity_backward(dA: Array, A: Array, T: Array) -> None:
     pass
 
 
+def _bound(name: str, dtype: np.dtype) -> tuple[Callable, Callable]:
+    """(forward, backward) of IN_PLACE[name], with the sigmoid's constants bound as 0-d arrays of
+    dtype once (at batch 10 the two dictionary look-ups per call are worth saving). Same
+    operations as layers.sigmoid_in_place and _sigmoid_backward."""
+    if name != "sigmoid":
+        return IN_PLACE[name]
+    half, one = np.array(0.5, dtype), np.array(1.0, dtype)
+    multiply, add, subtract, tanh = np.multiply, np.add, np.subtract, np.tanh
+
+    def forward(Z: Array) -> None:  # (out given by position: a little quicker to parse)
+        multiply(Z, half, Z)
+        tanh(Z, Z)
+        add(Z, one, Z)
+        multiply(Z, half, Z)
+
+    def backward(dA: Array, A: Array, T: Array) -> None:
+        subtract(one, A, T)
+        multiply(A, T, T)
+        multiply(dA, T, dA)
+
+    return forward, backward
+
+
 def _generic_forward(name: str) -> Callable[[Array], None]:
     function = ACTIVATIONS[name].function
 
@@ -271,6 +294,7 @@ class _Workspace:
         # Views made once, not per step: each step's rows and columns, hidden outputs without the
         # row of ones, what feeds the next layer (dropped or not), each step's masks.
         self.rows = [self.X[j * width : (j + 1) * width] for j in range(steps)]  # (w, n₀)
+        self.columns = [rows.T for rows in self.rows]  # (n₀, w)
         self.Z0 = np.empty((width, sizes[1]), dtype)  # the first layer's sums, one row per example
         self.H = [A[:-1] for A in self.A]  # (n_l, w)
         self.inputs = self.AD if plan.dropout else self.A  # ãᵀ, (n_l + 1, w)
@@ -296,12 +320,13 @@ class TrainingPlan:
         self.dropout = float(dropout)
         self.layers = len(net.layers)
         hidden = [layer.activation for layer in net.layers[:-1]]
-        self.hidden = [IN_PLACE[name] for name in hidden]
+        self.hidden = [_bound(name, self.dtype) for name in hidden]
         self.output_activation = net.output_activation
-        self.output_forward = None if net.output_activation == "softmax" else IN_PLACE[net.output_activation][0]
+        output = net.output_activation
+        self.output_forward = None if output == "softmax" else _bound(output, self.dtype)[0]
         self.fused = cost.fused_with == net.output_activation
         quadratic_elementwise = cost.name == "quadratic" and net.output_activation in IN_PLACE
-        self.output_backward = IN_PLACE[net.output_activation][1] if quadratic_elementwise else None
+        self.output_backward = _bound(output, self.dtype)[1] if quadratic_elementwise else None
         self.needs_row_sums = False  # set per data set by bind()
 
         # θ: every W̃ = [W | b] (n_out, n_in + 1) one after another; g and the optimizer state alike.
@@ -325,7 +350,7 @@ class TrainingPlan:
         self.G0 = self.G[0][:, :-1]
         self.g0 = self.G[0][:, -1:]
         self.W_back = [W[:, :-1].T for W in self.W]  # Wᵀ without the bias column, (n_in, n_out)
-        self.workspaces: dict[int, _Workspace] = {}
+        self.workspaces: dict[tuple[int, int], _Workspace] = {}
         # Plain SGD takes η in the output delta (its update is then θ ← θ − g); Adam takes 1 − β₁.
         self.fold_sgd = type(optimizer) is SGD
         self.adam = _FusedAdam(optimizer) if type(optimizer) in (Adam, AdamW) else None
@@ -347,10 +372,12 @@ class TrainingPlan:
             offset += rows * cols
         return views
 
-    def _workspace(self, width: int, steps: int) -> _Workspace:
-        if width not in self.workspaces or self.workspaces[width].steps < steps:
-            self.workspaces[width] = _Workspace(self, width, steps)
-        return self.workspaces[width]
+    def _workspace(self, width: int, steps: int, copy: int = 0) -> _Workspace:
+        """The buffers for blocks of `steps` steps of width `width` (two copies when prefetching)."""
+        key = (width, copy)
+        if key not in self.workspaces or self.workspaces[key].steps < steps:
+            self.workspaces[key] = _Workspace(self, width, steps)
+        return self.workspaces[key]
 
     # ----------------------------------------------------------------- network <-> θ
     def load(self) -> None:
@@ -408,9 +435,10 @@ class TrainingPlan:
         """
         self.needs_row_sums = self.fused and self.output_activation == "softmax" and not self._rows_sum_to_one(Y)
         self.load()
+        threads = current_blas_threads()  # the caller's thread budget (before narrowing it below)
         try:
             with limit_blas_threads(blas_threads(self.sizes, self.batch_size)):
-                return self._epoch(x, Y, labels, order, rng, on_batch, report_every)
+                return self._epoch(x, Y, labels, order, rng, on_batch, report_every, threads)
         finally:
             self.store()
 
@@ -420,7 +448,7 @@ class TrainingPlan:
             self._targets_sum_to_one = bool(np.all(Y.sum(axis=1) == 1))
         return self._targets_sum_to_one
 
-    def _epoch(self, x, Y, labels, order, rng, on_batch, report_every) -> tuple[float, int]:
+    def _epoch(self, x, Y, labels, order, rng, on_batch, report_every, threads: int) -> tuple[float, int]:
         n, b = len(order), self.batch_size
         full_steps, tail = divmod(n, b)
         steps_per_block = max(1, BLOCK_ROWS // b)
@@ -433,11 +461,31 @@ class TrainingPlan:
         self.step_count = 0  # counted only for on_batch
         weight_decay = self.optimizer.weight_decay
         self.decay = weight_decay * self.decay_mask if weight_decay else 0.0
-        self.update = self._flat_update(current_blas_threads())
-        for start, width, steps in blocks:
-            space = self._workspace(width, steps)
+        self.update = self._flat_update(threads)
+
+        def gather(i: int) -> tuple[_Workspace, int]:
+            start, width, steps = blocks[i]
+            space = self._workspace(width, steps, i % 2)
             self._gather(space, x, Y, labels, order[start : start + width * steps], steps, rng)
-            self._run_block(space, steps)
+            return space, steps
+
+        if threads < 2 or len(blocks) < 2:
+            for i in range(len(blocks)):
+                self._run_block(*gather(i))
+            return self.total_loss, self.correct
+        # With a second thread to spare, the next block's rows are gathered while this block
+        # trains (np.take releases the GIL): the gather is a tenth of a batch-10 epoch. Blocks are
+        # still gathered one after another, so the generator draws the masks in the same order.
+        pool = _thread_pool()
+        pending = pool.submit(gather, 0)
+        try:
+            for i in range(len(blocks)):
+                space, steps = pending.result()
+                pending = pool.submit(gather, i + 1) if i + 1 < len(blocks) else None
+                self._run_block(space, steps)
+        finally:
+            if pending is not None:  # interrupted: let the gather finish before anyone reuses the buffers
+                pending.exception()
         return self.total_loss, self.correct
 
     def _flat_update(self, threads: int) -> Callable[[], None]:
@@ -524,12 +572,16 @@ class TrainingPlan:
         scale = np.array(gradient_scale / space.width, self.dtype)  # 0-d: quicker than a Python float
         update = self.update
         theta, grad = self.theta, self.grad
-        W0_T, b0, G0, g0 = self.W0_T, self.b0, self.G0, self.g0
+        W0, W0_T, b0, G0, g0 = self.W0, self.W0_T, self.b0, self.G0, self.g0
+        first_as_rows = self.sizes[1] < 128
         W, G, W_back = self.W, self.G, self.W_back
         hidden_forward = [forward for forward, _ in self.hidden]
         hidden_backward = [backward for _, backward in self.hidden]
-        output_forward, delta = self.output_forward, self._output_delta
-        rows, Z0, outputs, targets = space.rows, space.Z0, space.O, space.Yc
+        output_forward, output_backward, delta = self.output_forward, self.output_backward, self._output_delta
+        # The two common output deltas are written out below; anything else calls _output_delta.
+        plain_fused = self.fused and space.row_sums is None
+        quadratic = not self.fused and output_backward is not None
+        rows, columns, Z0, outputs, targets = space.rows, space.columns, space.Z0, space.O, space.Yc
         A, H, AD, D, T = space.A, space.H, space.AD, space.D, space.T
         inputs, inputs_T, masks, mask_rows = space.inputs, space.inputs_T, space.masks, space.mask_rows
         ones, row, dropout = space.ones, space.row, bool(self.dropout)
@@ -538,10 +590,15 @@ class TrainingPlan:
         for j in range(steps):
             # ---- forward, one example per column: Zᵀ = W̃ ãᵀ, Aᵀ = σ(Zᵀ)
             out = outputs[j]  # (n_L, w)
-            # The first layer as rows, X W₀ᵀ, then turned into columns while adding b₀: for a
-            # 16-neuron layer OpenBLAS runs this shape about twice as fast as W₀ Xᵀ.
-            matmul(rows[j], W0_T, out=Z0)
-            add(Z0.T, b0, out=H[0] if last else out)
+            first = H[0] if last else out
+            if first_as_rows:
+                # X W₀ᵀ, then turned into columns while adding b₀: for a narrow first layer
+                # (16 neurons) OpenBLAS runs this shape about twice as fast as W₀ Xᵀ.
+                matmul(rows[j], W0_T, out=Z0)
+                add(Z0.T, b0, out=first)
+            else:  # and W₀ Xᵀ about 15% faster for a wide one (256 or 800)
+                matmul(W0, columns[j], out=first)
+                add(first, b0, out=first)
             for l in range(last):  # hidden layer l: activation, dropout, the next layer's sums
                 hidden_forward[l](H[l])
                 if dropout:
@@ -552,7 +609,16 @@ class TrainingPlan:
             else:
                 output_forward(out)
             # ---- output delta: dZ = ∂C/∂Z for the batch mean (× η for plain SGD)
-            delta(space, j, out, targets[j], D[last], scale)
+            dZ = D[last]
+            if plain_fused:  # softmax + cross-entropy, sigmoid + binary cross-entropy: (A − Y)/n
+                subtract(out, targets[j], out=dZ)
+                multiply(dZ, scale, out=dZ)
+            elif quadratic:  # (A − Y)/n ⊙ σ'
+                subtract(out, targets[j], out=dZ)
+                output_backward(dZ, out, T[last])
+                multiply(dZ, scale, out=dZ)
+            else:
+                delta(space, j, out, targets[j], dZ, scale)
             # ---- backward: dW̃ = dZ ãᵀ;  dAᵀ = Wᵀ dZ;  dZ_prev = dA ⊙ σ'(Z_prev)
             for l in range(last, 0, -1):
                 dot(D[l], inputs_T[l - 1], out=G[l])
