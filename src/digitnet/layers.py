@@ -130,20 +130,30 @@ class Dense:
 
     def forward(self, A: NDArray[np.floating]) -> NDArray[np.floating]:
         """a' = σ(W a + b), batched: σ(A @ Wᵀ + b). A: (n, n_in) -> (n, n_out)."""
-        in_place = FORWARD_IN_PLACE.get(self.activation)
-        if len(A) == 1 and in_place is not None:
-            # One example: the video's z = W a + b on vectors, which NumPy adds and squashes
-            # about twice as fast as a (1, n) row (no broadcasting).
-            z = np.dot(self.weight, A[0])  # (n_out,)
-            np.add(z, self.bias, z)
-            in_place(z)
-            return z[None]
+        if len(A) == 1:
+            return self.forward_one(A[0])[None]
         Z = A @ self.weight.T  # (n, n_out)
         Z += self.bias
+        in_place = FORWARD_IN_PLACE.get(self.activation)
         if in_place is None:
             return self.activation_function.function(Z)
         in_place(Z)  # Z is this call's own array: no second (n, n_out) allocation
         return Z
+
+    def forward_one(self, a: NDArray[np.floating]) -> NDArray[np.floating]:
+        """The video's a' = σ(W a + b) for one example. a: (n_in,) -> (n_out,).
+
+        The computation of one row of forward() (equal up to rounding: BLAS may sum a
+        matrix–vector product in another order), on vectors, which NumPy adds and squashes about
+        twice as fast as a (1, n) row (no broadcasting): what one image's latency is made of.
+        """
+        z = np.dot(self.weight, a)  # (n_out,)
+        np.add(z, self.bias, z)
+        in_place = FORWARD_IN_PLACE.get(self.activation)
+        if in_place is None:
+            return self.activation_function.function(z[None])[0]
+        in_place(z)
+        return z
 
     @classmethod
     def initialised(

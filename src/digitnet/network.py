@@ -94,6 +94,11 @@ class Network:
     def forward(self, X: ArrayLike) -> Array:
         """The output activations for each example. X: (n, sizes[0]) -> (n, sizes[-1])."""
         A = self.check_inputs(X)
+        if len(A) == 1:  # one example: carried as a vector from layer to layer (see Dense.forward_one)
+            a = A[0]
+            for layer in self.layers:
+                a = layer.forward_one(a)
+            return a[None]
         for layer in self.layers:
             A = layer.forward(A)
         return A
