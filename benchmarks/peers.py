@@ -9,6 +9,7 @@ imports, allocations and thread pools never leak from one measurement into the n
   fastest of torch's implementations on this machine (fused=True, measured against foreach).
 - scikit-learn: MLPClassifier.partial_fit, one epoch per call (its own initialisation).
 - textbook: benchmarks/textbook.py, the book's per-example loop in float64 (configuration A only).
+- reference: digitnet's own plain loop (Trainer without its fast path), the "before" of A.
 Times are wall seconds of training only; test accuracy is measured after the timed epochs.
 """
 
@@ -44,7 +45,7 @@ def initial_network(config: Config, seed: int):
 
 
 # --------------------------------------------------------------------- digitnet
-def train_digitnet(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fast: bool = True) -> dict:
     import digitnet as dn
 
     x, y, x_test, y_test = data
@@ -52,6 +53,7 @@ def train_digitnet(config: Config, data, epochs: int, seed: int, until=None) -> 
     trainer = dn.Trainer(net, x, y, epochs=config.schedule_epochs or epochs, batch_size=config.batch_size,
                          learning_rate=config.learning_rate, optimizer=config.optimizer, loss=config.loss,
                          schedule=config.schedule, seed=seed)
+    trainer._fastpath = fast  # False: the plain per-batch loop digitnet had before the fast path
     seconds, accuracies = [], []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -194,7 +196,13 @@ def train_textbook(config: Config, data, epochs: int, seed: int, until=None) -> 
     return {"epoch_seconds": seconds, "test_accuracy": accuracy, "accuracy_curve": [accuracy]}
 
 
-TRAIN = {"digitnet": train_digitnet, "pytorch": train_torch, "sklearn": train_sklearn, "textbook": train_textbook}
+def train_reference(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    """digitnet's reference loop (Network._backward and Optimizer.step per batch): the 'before'."""
+    return train_digitnet(config, data, epochs, seed, until, fast=False)
+
+
+TRAIN = {"digitnet": train_digitnet, "reference": train_reference, "pytorch": train_torch, "sklearn": train_sklearn,
+         "textbook": train_textbook}
 
 
 # --------------------------------------------------------------------- inference

@@ -36,10 +36,11 @@ from configs import CONFIGS, TARGET_ACCURACY, flops_per_epoch  # noqa: E402
 
 PINNED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 UNSET_NOTE = "DIGITNET_BENCH_UNSET"
-FRAMEWORKS = {"A": ["digitnet", "pytorch", "sklearn", "textbook"], "B": ["digitnet", "pytorch", "sklearn"],
+FRAMEWORKS = {"A": ["digitnet", "reference", "pytorch", "sklearn", "textbook"], "B": ["digitnet", "pytorch", "sklearn"],
               "C": ["digitnet", "pytorch", "sklearn"], "D": ["digitnet", "pytorch"],
               "E": ["digitnet", "pytorch", "sklearn", "textbook"]}
-NAMES = {"digitnet": "digitnet", "pytorch": "PyTorch", "sklearn": "scikit-learn", "textbook": "textbook loop"}
+NAMES = {"digitnet": "digitnet", "reference": "digitnet's plain loop (before)", "pytorch": "PyTorch",
+         "sklearn": "scikit-learn", "textbook": "textbook loop"}
 
 
 # ===================================================================== worker side
