@@ -242,6 +242,7 @@ def test_gathering_the_next_block_on_a_second_thread_changes_nothing(monkeypatch
 
     def train(threads):
         monkeypatch.setattr(fastpath, "current_blas_threads", lambda: threads)
+        monkeypatch.setattr(fastpath, "PREFETCH_MIN_BATCH", 1)
         net = dn.Network([N_FEATURES, 16, 8, N_CLASSES], activation="relu", output_activation="softmax", seed=1)
         trainer = dn.Trainer(net, x, labels, epochs=2, batch_size=7, learning_rate=0.01, optimizer="adam",
                              loss="cross-entropy", dropout=0.25, seed=4)

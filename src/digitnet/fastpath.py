@@ -62,6 +62,13 @@ SMALL_MATMUL = 2_000_000
 # its loops. Elementwise, so the result is the same bit for bit.
 PARALLEL_UPDATE = 200_000
 
+# When the thread budget has a core that BLAS leaves idle (small products run on one thread), the
+# next block of shuffled rows is gathered on it while the current block trains, from this batch
+# size up: at batch 128 that hides the gather (a sixth of the 3b1b-sized network's epoch). At
+# batch 10 the worker's GIL hand-offs to a step loop of ~30 NumPy calls cost about what they save
+# (measured: ±5%), and where BLAS itself uses both cores the extra thread only competes.
+PREFETCH_MIN_BATCH = 32
+
 # The optimizers whose update rule this path runs (a subclass may change the rule: it takes the
 # reference path in Trainer).
 SUPPORTED_OPTIMIZERS = (SGD, Momentum, Adam, AdamW)
@@ -469,13 +476,14 @@ class TrainingPlan:
             self._gather(space, x, Y, labels, order[start : start + width * steps], steps, rng)
             return space, steps
 
-        if threads < 2 or len(blocks) < 2:
+        spare_core = threads >= 2 and blas_threads(self.sizes, self.batch_size) == 1  # BLAS on one
+        if not spare_core or len(blocks) < 2 or self.batch_size < PREFETCH_MIN_BATCH:
             for i in range(len(blocks)):
                 self._run_block(*gather(i))
             return self.total_loss, self.correct
         # With a second thread to spare, the next block's rows are gathered while this block
-        # trains (np.take releases the GIL): the gather is a tenth of a batch-10 epoch. Blocks are
-        # still gathered one after another, so the generator draws the masks in the same order.
+        # trains (np.take releases the GIL). Blocks are still gathered one after another, so the
+        # generator draws the masks in the same order.
         pool = _thread_pool()
         pending = pool.submit(gather, 0)
         try:
