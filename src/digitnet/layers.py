@@ -64,10 +64,11 @@ def constant(value: float, dtype) -> NDArray[np.floating]:
 _HALF = {np.dtype(t): constant(0.5, t) for t in (np.float32, np.float64)}
 _ONE = {np.dtype(t): constant(1.0, t) for t in (np.float32, np.float64)}
 _ZERO = {np.dtype(t): constant(0.0, t) for t in (np.float32, np.float64)}
+_HALF_ONE = {dtype: (_HALF[dtype], _ONE[dtype]) for dtype in _HALF}
 
 
 def sigmoid_in_place(Z: NDArray[np.floating]) -> None:
-    half, one = _HALF.get(Z.dtype, 0.5), _ONE.get(Z.dtype, 1.0)
+    half, one = _HALF_ONE.get(Z.dtype, (0.5, 1.0))
     # (out given by position: NumPy parses it a little faster than out=Z)
     np.multiply(Z, half, Z)  # σ(z) = ½(1 + tanh(z/2)): never overflows
     np.tanh(Z, Z)

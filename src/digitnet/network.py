@@ -93,7 +93,7 @@ class Network:
     # ----------------------------------------------------------------- forward
     def forward(self, X: ArrayLike) -> Array:
         """The output activations for each example. X: (n, sizes[0]) -> (n, sizes[-1])."""
-        A = self.check_inputs(X)
+        A = check_inputs(X, self.sizes[0], self.dtype)
         if len(A) == 1:  # one example: carried as a vector from layer to layer (see Dense.forward_one)
             a = A[0]
             for layer in self.layers:
