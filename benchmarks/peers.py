@@ -352,9 +352,9 @@ def gather_alone(config: Config, x) -> float:
     return time.perf_counter() - start
 
 
-def update_alone(config: Config, rows: int, threads: int) -> float:
+def update_alone(config: Config, rows: int) -> float:
     """Seconds per epoch of the optimizer's update as the fast path runs it (one flat vector; for
-    plain SGD a single subtraction, for Adam the ten-pass form, split over `threads`)."""
+    plain SGD a single subtraction, for Adam the ten-pass form)."""
     import digitnet as dn
     from digitnet import fastpath
     from digitnet.losses import get_loss
@@ -365,7 +365,7 @@ def update_alone(config: Config, rows: int, threads: int) -> float:
     plan.load()
     plan.decay = 0.0
     plan.grad[...] = 1e-3
-    update = plan._flat_update(threads)
+    update = plan._flat_update()
     steps = math.ceil(rows / config.batch_size)
     timed = min(steps, 2000)
     start = time.perf_counter()

@@ -124,7 +124,7 @@ def worker(spec: dict) -> dict:
         rows = len(data[0])
         with limit_blas_threads(blas_threads(list(config.sizes), config.batch_size)):
             matmuls = statistics.median(peers.matmuls_alone(config, rows) for _ in range(3))
-        update = statistics.median(peers.update_alone(config, rows, threads) for _ in range(3))
+        update = statistics.median(peers.update_alone(config, rows) for _ in range(3))
         return {
             "matmuls_s": matmuls,
             "gather_s": statistics.median(peers.gather_alone(config, data[0]) for _ in range(3)),
@@ -483,7 +483,10 @@ EXPLANATIONS = {
     "C": "Arithmetic dominates: the products run at 80–100% of the BLAS rate and are four fifths of the "
          "epoch. Most of the rest is Adam: ten memory-bound passes over 1.3 million parameters per step "
          "(NumPy's float32 square root is not vectorised in this build and costs as much as three other "
-         "passes), split across threads when there are two; PyTorch's fused Adam does it in one pass.",
+         "passes), on one core: splitting it over two threads was no faster inside training, where BLAS's "
+         "threads compete for the core and the memory bandwidth. PyTorch's fused Adam does it in one "
+         "multithreaded pass; that, and OpenBLAS waking its second thread for every product, is where "
+         "two threads lose ground.",
     "D": "A mid-sized network at batch 128: mostly matrix products, then Adam over 203,530 parameters.",
 }
 

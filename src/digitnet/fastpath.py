@@ -16,17 +16,20 @@ step is mostly the overhead of each NumPy call, not arithmetic:
 - One flat vector. Every W̃ is a view of one flat parameter vector θ, every gradient a view of one
   flat g, and the optimizer state the same, so an update is a handful of whole-vector operations
   (optimizers.Optimizer._update) however many layers there are. Plain SGD goes further: η is
-  folded into the output delta, so the update is the single subtraction θ ← θ − g.
-- Preallocated, reused buffers; activations applied in place; the training rows gathered by
-  shuffled index in blocks of about 512 rows (the data stays where it is, contiguous; each block
-  is one np.take), with the targets, dropout masks, loss and accuracy handled once per block.
+  folded into the output delta, so the update is the single subtraction θ ← θ − g; Adam takes
+  1 − β₁ there and runs in ten passes (_FusedAdam).
+- Preallocated, reused buffers; activations applied in place; constants as 0-d arrays; the
+  training rows gathered by shuffled index in blocks of about 512 rows (the data stays where it
+  is, contiguous; each block is one np.take, done ahead on a spare core when there is one), with
+  the targets, dropout masks, loss and accuracy handled once per block.
+- Threads per shape: small products run on one BLAS thread (see SMALL_MATMUL).
 
 Weights, biases and optimizer buffers are copied into θ at the start of an epoch and written back
 (into the network's own arrays, in place) at its end, so a Trainer's state, checkpoints and resume
-are unchanged. The generator is used only for the dropout masks, drawn once per block but in exactly the order
-the reference loop draws them, so both paths see the same masks: the same seed gives
-bit-identical weights, and an epoch consumes the generator the same way whether or not the run
-was resumed before it.
+are unchanged. The generator is used only for the dropout masks, drawn once per block but in
+exactly the order the reference loop draws them, so both paths see the same masks: the same seed
+gives bit-identical weights, and an epoch consumes the generator the same way whether or not the
+run was resumed before it.
 """
 
 from __future__ import annotations
@@ -55,12 +58,6 @@ BLOCK_ROWS = 512
 # machine: 128×784×16 ran 2.5× slower on 2 threads, 32×784×100 1.5× faster), so such networks
 # train on one thread whatever the thread setting. Needs threadpoolctl; without it nothing changes.
 SMALL_MATMUL = 2_000_000
-
-# The optimizer's update is a dozen whole-vector passes, each a NumPy loop on one core. From about
-# this many parameters up (the wide 784-800-800-10 network has 1.3 million), θ is cut in as many
-# pieces as BLAS may use threads and the pieces are updated at once: NumPy releases the GIL inside
-# its loops. Elementwise, so the result is the same bit for bit.
-PARALLEL_UPDATE = 200_000
 
 # When the thread budget has a core that BLAS leaves idle (small products run on one thread), the
 # next block of shuffled rows is gathered on it while the current block trains, from this batch
@@ -124,13 +121,8 @@ def _thread_pool():
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(max_workers=7, thread_name_prefix="digitnet-update")
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitnet-gather")
     return _pool
-
-
-def _update_under(errors: dict, update, *args) -> None:
-    with np.errstate(**errors):  # NumPy's error state is per thread: take the caller's
-        update(*args)
 
 
 # --------------------------------------------------------------------- in-place activations
@@ -468,7 +460,7 @@ class TrainingPlan:
         self.step_count = 0  # counted only for on_batch
         weight_decay = self.optimizer.weight_decay
         self.decay = weight_decay * self.decay_mask if weight_decay else 0.0
-        self.update = self._flat_update(threads)
+        self.update = self._flat_update()
 
         def gather(i: int) -> tuple[_Workspace, int]:
             start, width, steps = blocks[i]
@@ -496,38 +488,20 @@ class TrainingPlan:
                 pending.exception()
         return self.total_loss, self.correct
 
-    def _flat_update(self, threads: int) -> Callable[[], None]:
-        """The optimizer's update of all of θ from g: one call, or pieces on `threads` threads."""
-        optimizer = self.optimizer
-        parts = min(threads, 8) if self.theta.size >= PARALLEL_UPDATE else 1
-        bounds = [round(self.theta.size * i / parts / 16) * 16 for i in range(parts)] + [self.theta.size]
-        pieces, update = [], optimizer._update
+    def _flat_update(self) -> Callable[[], None]:
+        """The optimizer's update of all of θ from g, as one call.
+
+        (Cutting θ in pieces updated on two threads was measured too: in isolation 1.4× faster for
+        the wide network, inside training no faster at all, as BLAS's own threads compete for the
+        core and the memory bandwidth. So one call.)
+        """
         if self.adam is not None:
-            update = self.adam
             decay, factor = self.adam.constants(self.decay_mask)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            part = slice(lo, hi)
-            if self.adam is not None:
-                pieces.append((self.theta[part], self.grad[part], self.state["m"][part], self.state["s"][part],
-                               self.work[0][part], None if decay is None else decay[part],
-                               None if factor is None else factor[part]))
-            else:
-                decay = self.decay if np.ndim(self.decay) == 0 else self.decay[part]
-                pieces.append((self.theta[part], self.grad[part], [self.state[name][part] for name in optimizer._state_names],
-                               decay, (self.work[0][part], self.work[1][part])))
-        if parts == 1:
-            (whole,) = pieces
-            return lambda: update(*whole)
-        pool = _thread_pool()
-
-        def split_update() -> None:
-            errors = np.geterr()
-            futures = [pool.submit(_update_under, errors, update, *piece) for piece in pieces[1:]]
-            update(*pieces[0])
-            for future in futures:
-                future.result()
-
-        return split_update
+            arguments = (self.theta, self.grad, self.state["m"], self.state["s"], self.work[0], decay, factor)
+            return lambda: self.adam(*arguments)
+        buffers = [self.state[name] for name in self.optimizer._state_names]
+        arguments = (self.theta, self.grad, buffers, self.decay, self.work)
+        return lambda: self.optimizer._update(*arguments)
 
     def _gather(self, space: _Workspace, x, Y, labels, index, steps: int, rng) -> None:
         """Copy a block's rows, targets and labels (mode="clip": the indices are a permutation, so
