@@ -330,7 +330,9 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
         "measured side by side in one run on one machine. Each figure is the **median over "
         f"{args.runs} runs** with the min–max in brackets; every run is a fresh process, and the frameworks "
         "take turns (the order rotates each round). Ratios are peer time / digitnet time from the same run: "
-        "above 1 means digitnet is faster.",
+        "above 1 means digitnet is faster. On this shared machine a ratio moves by about ±10% from one full "
+        "run to the next (more with two threads, where any other process competes for the second core): "
+        "compare runs before reading much into a ratio near 1 or near a target.",
         "",
         f"Command: `{command}`",
         "",
