@@ -246,3 +246,27 @@ def test_gathering_the_next_block_on_a_second_thread_changes_nothing(monkeypatch
     (one, state_one), (two, state_two) = train(1), train(2)
     assert state_one == state_two
     assert all(np.array_equal(p, q) for p, q in zip(one.parameters(), two.parameters()))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # Python 3.12+
+def test_a_forked_child_trains_with_its_own_gather_thread():
+    # The prefetching thread does not survive fork(); the child must make its own, not wait forever.
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    x, labels = problem(n=1500, seed=2)
+    options = dict(epochs=1, batch_size=64, learning_rate=0.01, optimizer="adam", loss="cross-entropy", seed=4)
+    net = dn.Network([N_FEATURES, 16, N_CLASSES], activation="relu", output_activation="softmax", seed=1)
+    dn.Trainer(net, x, labels, **options).run()  # the parent's pool now has its thread
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_train_in_child, (x, labels, options)).get(timeout=60)
+    twin = dn.Network([N_FEATURES, 16, N_CLASSES], activation="relu", output_activation="softmax", seed=1)
+    dn.Trainer(twin, x, labels, **options).run()
+    assert all(np.array_equal(p, q) for p, q in zip(child, twin.parameters()))
+
+
+def _train_in_child(x, labels, options):
+    net = dn.Network([N_FEATURES, 16, N_CLASSES], activation="relu", output_activation="softmax", seed=1)
+    dn.Trainer(net, x, labels, **options).run()
+    return net.parameters()

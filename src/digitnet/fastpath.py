@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -114,6 +115,15 @@ def _get_controller():
 
 
 _pool = None
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has the executor object but not its thread
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _thread_pool():
@@ -318,7 +328,8 @@ class TrainingPlan:
         self.batch_size = batch_size
         self.dropout = float(dropout)
         self.layers = len(net.layers)
-        hidden = [layer.activation for layer in net.layers[:-1]]
+        self.activations = [layer.activation for layer in net.layers]
+        hidden = self.activations[:-1]
         self.hidden = [_bound(name, self.dtype) for name in hidden]
         self.output_activation = net.output_activation
         output = net.output_activation
@@ -361,6 +372,7 @@ class TrainingPlan:
             (self.net, self.cost, self.optimizer) == (net, cost, optimizer)
             and (self.batch_size, self.dropout) == (batch_size, float(dropout))
             and self.sizes == list(net.sizes)
+            and self.activations == [layer.activation for layer in net.layers]
         )
 
     @staticmethod
