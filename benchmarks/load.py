@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -209,6 +210,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start `digitnet serve` here)")
     parser.add_argument("--model", help="model file for the server this script starts (default: serve's default)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--record", type=Path, metavar="MARKDOWN",
+                        help="also write these figures into the web-load section of this file (e.g. BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if args.interval < 0 or args.clients > 1000:
         parser.error("--interval must be ≥ 0 and --clients at most 1000")
@@ -240,7 +243,46 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  CPU: load generator {summary['client_cpu_s']} s"
               + (f", server {server_cpu} s ({1000 * server_cpu / max(1, summary['ok']):.2f} ms per request)" if server_cpu is not None else "")
               + f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.record:
+        record(args.record, summary, argv if argv is not None else sys.argv[1:])
     return summary
+
+
+LOAD_START, LOAD_END = "<!-- web-load:start -->", "<!-- web-load:end -->"
+
+
+def record(path: Path, summary: dict, argv: list[str]) -> None:
+    """Replace (or append) the marked web-load section of a Markdown file with this run."""
+    import datetime
+    import platform
+
+    command = "python benchmarks/load.py " + " ".join(argv)
+    section = "\n".join([
+        LOAD_START,
+        "## Web app under load",
+        "",
+        f"`{command}` ({datetime.datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores shared by server and load generator): {summary['clients']} concurrent clients "
+        f"POSTing 784 pixels to /api/predict on 127.0.0.1 for {summary['seconds']} s, each waiting "
+        f"{summary['interval_s']} s between requests.",
+        "",
+        "| clients | interval | requests/s | ok | errors | p50 | p90 | p99 | max | server CPU per request |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {summary['clients']} | {summary['interval_s']} s | {summary['requests_per_s']} | {summary['ok']} | "
+        f"{summary['errors']} | {summary['p50_ms']} ms | {summary['p90_ms']} ms | {summary['p99_ms']} ms | "
+        f"{summary['max_ms']} ms | "
+        + (f"{1000 * summary['server_cpu_s'] / max(1, summary['ok']):.2f} ms" if summary["server_cpu_s"] is not None else "n/a")
+        + " |",
+        LOAD_END,
+    ])
+    text = path.read_text() if path.exists() else ""
+    if LOAD_START in text and LOAD_END in text:
+        before, rest = text.split(LOAD_START, 1)
+        after = rest.split(LOAD_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

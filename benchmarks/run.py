@@ -562,6 +562,18 @@ def parse(argv):
     return args
 
 
+def keep_web_load_section(path: Path, text: str) -> str:
+    """Carry over the web-load figures (written by benchmarks/load.py --record) into the new file."""
+    start, end = "<!-- web-load:start -->", "<!-- web-load:end -->"
+    if not path.exists():
+        return text
+    old = path.read_text()
+    if start not in old or end not in old:
+        return text
+    section = start + old.split(start, 1)[1].split(end, 1)[0] + end
+    return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--worker" in argv:
@@ -581,6 +593,7 @@ def main(argv=None) -> int:
     bench.run()
     load_after = " ".join(f"{v:.1f}" for v in os.getloadavg())
     text = report(bench, load_before, load_after, command)
+    text = keep_web_load_section(args.out, text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     if args.json:
