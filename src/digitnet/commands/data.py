@@ -87,36 +87,29 @@ def run_info(args: argparse.Namespace) -> int:
 
     spec = datasets.dataset_spec(args.name)
     statuses = datasets.check(spec, args.data_dir)
-    console = Console(highlight=False)
-
-    files = Table(title=f"{spec.name} files")
-    files.add_column("file")
-    files.add_column("location", overflow="fold")
-    files.add_column("bytes", justify="right")
-    files.add_column("SHA-256")
-    for status in statuses:
-        verdict = "OK" if status.ok else f"[red]{status.problem}[/red]"
-        files.add_row(
-            status.idx_file.filename,
-            str(status.path) if status.path else "-",
-            f"{status.size:,}" if status.size is not None else "-",
-            verdict,
-        )
-    console.print(files)
-
-    by_role = {status.idx_file.role: status for status in statuses}
-    if by_role["train_labels"].ok and by_role["test_labels"].ok:
-        console.print(_class_table(spec, by_role))
-
     bad = [status for status in statuses if not status.ok]
     if bad:
-        details = "; ".join(f"{s.idx_file.filename}: {s.problem}" for s in bad)
+        # One line, as every CLI error: it names each missing or damaged file and what is wrong.
+        details = "; ".join(
+            f"{s.idx_file.filename}: {s.problem}" + (f" at {s.path}" if s.path else "") for s in bad
+        )
         print(
             f"digitnet: error: {spec.name}: {len(bad)} of {len(statuses)} files missing or "
             f"damaged ({details}); run `digitnet data fetch {spec.name}`",
             file=sys.stderr,
         )
         return 1
+
+    console = Console(highlight=False)
+    files = Table(title=f"{spec.name} files")
+    files.add_column("file")
+    files.add_column("location", overflow="fold")
+    files.add_column("bytes", justify="right")
+    files.add_column("SHA-256")
+    for status in statuses:
+        files.add_row(status.idx_file.filename, str(status.path), f"{status.size:,}", "OK")
+    console.print(files)
+    console.print(_class_table(spec, {status.idx_file.role: status for status in statuses}))
     return 0
 
 
