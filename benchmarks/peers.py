@@ -3,13 +3,13 @@
 Every function here runs inside a fresh worker process (benchmarks/run.py starts one per run), so
 imports, allocations and thread pools never leak from one measurement into the next.
 
-- digitnet: the public API, Trainer.run_epoch, as a user calls it.
+- digitnet: the public API, Trainer.run_epoch, as a user calls it (TrainConfig(engine="fused")).
 - PyTorch: at its best without a DataLoader: the epoch's rows permuted once (X[perm]) and sliced
   per batch, zero_grad(set_to_none=True), the same initial weights as digitnet, and for Adam the
   fastest of torch's implementations on this machine (fused=True, measured against foreach).
 - scikit-learn: MLPClassifier.partial_fit, one epoch per call (its own initialisation).
 - textbook: benchmarks/textbook.py, the book's per-example loop in float64 (configuration A only).
-- reference: digitnet's own plain loop (Trainer without its fast path), the "before" of A.
+- reference: digitnet's own plain loop (TrainConfig(engine="reference")), the "before" of A.
 Times are wall seconds of training only; test accuracy is measured after the timed epochs.
 """
 
@@ -32,7 +32,7 @@ INFERENCE_NETWORKS = {
 
 def scheduled(config: Config, epoch: int, epochs: int) -> float:
     """The learning rate of `epoch` (0-based), exactly as digitnet's schedules compute it."""
-    from digitnet.optimizers import scheduled_learning_rate
+    from digitnet.training.schedules import scheduled_learning_rate
 
     return scheduled_learning_rate(config.schedule, config.learning_rate, epoch, config.schedule_epochs or epochs)
 
@@ -45,15 +45,24 @@ def initial_network(config: Config, seed: int):
 
 
 # --------------------------------------------------------------------- digitnet
-def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fast: bool = True) -> dict:
+def train_config(config: Config, epochs: int, seed: int, engine: str):
+    """The benchmark configuration as digitnet's TrainConfig, on the named engine."""
+    import digitnet as dn
+
+    return dn.TrainConfig(sizes=list(config.sizes), activation=config.activation, output_activation=config.output,
+                          loss=config.loss, init=config.init, optimizer=config.optimizer,
+                          learning_rate=config.learning_rate, batch_size=config.batch_size,
+                          epochs=config.schedule_epochs or epochs, schedule=config.schedule, seed=seed,
+                          dtype="float32", engine=engine)
+
+
+def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, engine: str = "fused") -> dict:
     import digitnet as dn
 
     x, y, x_test, y_test = data
     net = initial_network(config, seed)
-    trainer = dn.Trainer(net, x, y, epochs=config.schedule_epochs or epochs, batch_size=config.batch_size,
-                         learning_rate=config.learning_rate, optimizer=config.optimizer, loss=config.loss,
-                         schedule=config.schedule, seed=seed)
-    trainer._fastpath = fast  # False: the plain per-batch loop digitnet had before the fast path
+    trainer = dn.Trainer(net, train_config(config, epochs, seed, engine), x, y)
+    assert trainer.engine == engine, f"digitnet ran on the {trainer.engine} engine, not {engine}"
     seconds, accuracies = [], []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -197,8 +206,8 @@ def train_textbook(config: Config, data, epochs: int, seed: int, until=None) -> 
 
 
 def train_reference(config: Config, data, epochs: int, seed: int, until=None) -> dict:
-    """digitnet's reference loop (Network._backward and Optimizer.step per batch): the 'before'."""
-    return train_digitnet(config, data, epochs, seed, until, fast=False)
+    """digitnet's reference engine (backprop.backward and Optimizer.step per batch): the 'before'."""
+    return train_digitnet(config, data, epochs, seed, until, engine="reference")
 
 
 TRAIN = {"digitnet": train_digitnet, "reference": train_reference, "pytorch": train_torch, "sklearn": train_sklearn,
@@ -298,7 +307,7 @@ def matmul_rate(threads: int, size: int = 2048, repeats: int = 5) -> float:
 
 def matmuls_alone(config: Config, rows: int) -> float:
     """Seconds per epoch of the step's matrix products alone, at the configuration's shapes and in
-    the fast path's layout and calls (digitnet.fastpath: the first layer as rows when it is narrow,
+    the fused engine's layout and calls (digitnet.engines.fused: the first layer as rows when it is narrow,
     columns after, np.dot where operands are contiguous): the arithmetic's floor at these sizes,
     the BLAS's per-call overhead included."""
     rng = np.random.default_rng(0)
@@ -340,8 +349,8 @@ def matmuls_alone(config: Config, rows: int) -> float:
 
 
 def gather_alone(config: Config, x) -> float:
-    """Seconds per epoch of copying the shuffled rows into blocks (as the fast path does)."""
-    from digitnet.fastpath import BLOCK_ROWS
+    """Seconds per epoch of copying the shuffled rows into blocks (as the fused engine does)."""
+    from digitnet.engines.fused import BLOCK_ROWS
 
     rows = max(1, BLOCK_ROWS // config.batch_size) * config.batch_size
     order = np.random.default_rng(0).permutation(len(x))
@@ -353,26 +362,33 @@ def gather_alone(config: Config, x) -> float:
 
 
 def update_alone(config: Config, rows: int) -> float:
-    """Seconds per epoch of the optimizer's update as the fast path runs it (one flat vector; for
-    plain SGD a single subtraction, for Adam the ten-pass form)."""
+    """Seconds per epoch of the optimizer's update as the fused engine runs it: on the plan's one
+    flat parameter vector θ and gradient g, through the optimizer's public rule (plain SGD: the
+    single subtraction θ ← θ − g, η being folded into g; Adam: Adam.scaled_update, the ten-pass
+    form; momentum: Optimizer.update). No weight decay, as in configurations A–D."""
     import digitnet as dn
-    from digitnet import fastpath
+    from digitnet.engines.fused import FusedPlan
     from digitnet.losses import get_loss
 
     net = initial_network(config, 0)
     optimizer = dn.make_optimizer(config.optimizer, config.learning_rate)
-    plan = fastpath.TrainingPlan(net, get_loss(config.loss, config.output), optimizer, config.batch_size, 0.0)
-    plan.load()
-    plan.decay = 0.0
-    plan.grad[...] = 1e-3
-    update = plan._flat_update()
+    plan = FusedPlan(net, get_loss(config.loss, config.output), optimizer, config.batch_size, 0.0)
+    plan.load()  # θ and the optimizer's state as the engine holds them during an epoch
+    theta, grad, state = plan.theta, plan.grad, plan.state
+    grad[...] = 1e-3
+    if plan.fold_sgd:
+        update = lambda: np.subtract(theta, grad, out=theta)  # noqa: E731
+    elif plan.adam:
+        coupled, factor = optimizer.decay_terms(plan.decay_mask, plan.dtype)
+        arguments = (theta, grad, state["m"], state["s"], plan.work[0], coupled, factor)
+        update = lambda: optimizer.scaled_update(*arguments)  # noqa: E731
+    else:
+        buffers = [state[name] for name in optimizer.state_names]
+        update = lambda: optimizer.update(theta, grad, buffers, 0.0, plan.work)  # noqa: E731
     steps = math.ceil(rows / config.batch_size)
     timed = min(steps, 2000)
     start = time.perf_counter()
     for _ in range(timed):
         optimizer.t += 1
-        if plan.fold_sgd:
-            np.subtract(plan.theta, plan.grad, out=plan.theta)
-        else:
-            update()
+        update()
     return (time.perf_counter() - start) * steps / timed

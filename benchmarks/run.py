@@ -50,9 +50,9 @@ def load_data(kind: str, train_size: int, test_size: int | None = None):
     import numpy as np
 
     if kind == "mnist":
-        from digitnet.datasets import load
+        import digitnet as dn
 
-        data = load("mnist")
+        data = dn.datasets.load("mnist")
         x, y, x_test, y_test = data.x_train[:train_size], data.y_train[:train_size], data.x_test, data.y_test
     else:
         rng = np.random.default_rng(0)
@@ -118,7 +118,7 @@ def worker(spec: dict) -> dict:
     if task == "floor":
         config = CONFIGS[spec["config"]]
         data = load_data(spec["data"], spec.get("train_size") or config.train_size)
-        from digitnet.fastpath import blas_threads, limit_blas_threads
+        from digitnet.engines.threads import blas_threads, limit_blas_threads
 
         # The same thread choice digitnet makes for this shape.
         rows = len(data[0])
@@ -554,9 +554,9 @@ def parse(argv):
         args.data = "mnist"
         if args.quick:
             try:
-                from digitnet.datasets import load
+                import digitnet as dn
 
-                load("mnist")
+                dn.datasets.load("mnist")
             except Exception:  # noqa: BLE001 - any failure to get MNIST: the smoke run uses random data
                 args.data = "synthetic"
     return args

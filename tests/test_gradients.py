@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import digitnet as dn
+from digitnet import backprop
 from digitnet.losses import LOSSES
 
 EPSILON = 1e-5
@@ -162,7 +163,7 @@ def masked_loss(net, X, Y, masks, loss):
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_dropout_backprop_matches_finite_differences(hidden, output, loss, seed):
     # The trainer's path: masks (already scaled by 1/keep) on the hidden layers' outputs,
-    # activations stored undropped, net._backward(activations, dZ, masks).
+    # activations stored undropped, digitnet.backprop.backward(layers, activations, dZ, masks).
     rng = np.random.default_rng(100 + seed)
     keep = 0.6
     for _ in range(200):
@@ -176,8 +177,8 @@ def test_dropout_backprop_matches_finite_differences(hidden, output, loss, seed)
         activations.append(A_out)
         A = A_out if mask is None else A_out * mask
     cost = LOSSES[loss]
-    dZ = net._output_delta(activations[-1], net.check_targets(Y, N_EXAMPLES), cost)
-    analytic = flatten(net._backward(activations, dZ, masks))
+    dZ = backprop.output_delta(cost, net.output_activation, activations[-1], net.check_targets(Y, N_EXAMPLES))
+    analytic = flatten(backprop.backward(net.layers, activations, dZ, masks))
     numeric = numerical_gradient(lambda: masked_loss(net, X, Y, masks, loss), net.parameters())
     error = relative_error(analytic, numeric)
     record(f"dropout {hidden} -> {output} / {loss}", error)

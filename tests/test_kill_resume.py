@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from digitnet import datasets, workflow
+from digitnet import datasets
+from digitnet.training import run as workflow
 
 pytestmark = pytest.mark.slow
 

@@ -15,6 +15,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+import digitnet as dn
 import digitnet
 from digitnet import cli, modelfile
 from digitnet.modelfile import ModelFileError
@@ -55,7 +56,7 @@ def test_save_load_round_trip_is_identical(tmp_path, sizes, activation, output, 
     net = make_net(sizes, activation, output, init, dtype, seed=7)
     path = tmp_path / "model.safetensors"
     metadata = {**METADATA, "class_names": [f"class {i}" for i in range(sizes[-1])]}
-    net.save(path, **metadata)
+    dn.save(net, path, **metadata)
 
     loaded = digitnet.load(path)
 
@@ -78,7 +79,7 @@ def test_save_load_round_trip_is_identical(tmp_path, sizes, activation, output, 
 
 def test_loaded_network_owns_writable_arrays(tmp_path):
     net = make_net()
-    net.save(tmp_path / "m.safetensors")
+    dn.save(net, tmp_path / "m.safetensors")
     loaded = digitnet.load(tmp_path / "m.safetensors")
     loaded.layers[0].weight[0, 0] += 1.0  # editing a weight (the web app does) must work
     assert loaded.layers[0].weight[0, 0] == net.layers[0].weight[0, 0] + 1.0
@@ -87,8 +88,8 @@ def test_loaded_network_owns_writable_arrays(tmp_path):
 def test_saving_a_loaded_model_keeps_tensors_and_metadata(tmp_path):
     net = make_net([784, 30, 10], "relu", "softmax", dtype="float64")
     first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
-    net.save(first, **METADATA)
-    digitnet.load(first).save(second)
+    dn.save(net, first, **METADATA)
+    digitnet.save(digitnet.load(first), second)
 
     assert document_of(second) == document_of(first)
     a, b = tensors_of(first), tensors_of(second)
@@ -104,7 +105,7 @@ def test_file_layout_tensor_names_shapes_and_metadata(tmp_path):
     metrics and the digitnet version."""
     net = make_net([784, 16, 16, 10])
     path = tmp_path / "video.safetensors"
-    net.save(path, **METADATA)
+    dn.save(net, path, **METADATA)
 
     tensors = tensors_of(path)
     assert {name: array.shape for name, array in tensors.items()} == {
@@ -133,8 +134,8 @@ def test_file_layout_tensor_names_shapes_and_metadata(tmp_path):
 def test_save_writes_atomically_and_leaves_no_temporary_files(tmp_path):
     net = make_net([784, 10], "sigmoid")
     path = tmp_path / "deep" / "folder" / "m.safetensors"
-    net.save(path)
-    net.save(path)  # overwriting an existing model
+    dn.save(net, path)
+    dn.save(net, path)  # overwriting an existing model
     assert sorted(p.name for p in path.parent.iterdir()) == ["m.safetensors"]
     digitnet.load(path)
 
@@ -144,7 +145,7 @@ def test_save_writes_atomically_and_leaves_no_temporary_files(tmp_path):
 def good(tmp_path) -> Path:
     """A valid model file: 784-16-10 sigmoid, float32."""
     path = tmp_path / "good.safetensors"
-    make_net([784, 16, 10], seed=3).save(path, **METADATA)
+    dn.save(make_net([784, 16, 10], seed=3), path, **METADATA)
     return path
 
 
@@ -349,7 +350,7 @@ def test_class_names_that_do_not_fit_the_outputs_are_refused(good, tmp_path, cla
 
 def test_saving_class_names_that_do_not_fit_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"class_names must be a list of 10 names"):
-        make_net([784, 16, 10]).save(tmp_path / "m.safetensors", class_names=["a", "b"])
+        dn.save(make_net([784, 16, 10]), tmp_path / "m.safetensors", class_names=["a", "b"])
     assert not (tmp_path / "m.safetensors").exists()
 
 

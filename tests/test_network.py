@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import digitnet as dn
-from digitnet.network import one_hot
+from digitnet.checks import one_hot
 
 HIDDEN = ["sigmoid", "relu", "leaky_relu", "tanh", "identity"]
 

@@ -9,14 +9,13 @@ import pytest
 
 from digitnet.optimizers import (
     OPTIMIZERS,
-    SCHEDULES,
     SGD,
     Adam,
     AdamW,
     Momentum,
     make_optimizer,
-    scheduled_learning_rate,
 )
+from digitnet.training.schedules import SCHEDULES, scheduled_learning_rate
 
 STEPS = 3
 

@@ -17,6 +17,7 @@ from PIL import Image
 
 pytest.importorskip("matplotlib")
 
+import digitnet as dn
 import digitnet  # noqa: E402
 from digitnet import cli, datasets, plots  # noqa: E402
 
@@ -38,7 +39,7 @@ def model(mnist, tmp_path_factory) -> Path:
         validation=(mnist.x_train[-1000:], mnist.y_train[-1000:]), test=(mnist.x_test[:1000], mnist.y_test[:1000]),
     )
     path = folder / "tiny.safetensors"
-    net.save(path, history=history.to_dict(), metrics={"best_epoch": 3}, dataset="mnist",
+    dn.save(net, path, history=history.to_dict(), metrics={"best_epoch": 3}, dataset="mnist",
              class_names=list(mnist.class_names))
     (folder / "tiny.history.json").write_text(json.dumps(history.to_dict()))
     return path
@@ -169,7 +170,7 @@ def test_bad_arguments_give_one_line_and_exit_1(model, in_tmp, capsys, argv, nee
     (in_tmp / "bad.history.json").write_text("{records: ")
     (in_tmp / "empty.history.json").write_text('{"records": []}')
     bare = in_tmp / "bare.safetensors"
-    digitnet.Network([784, 3, 10], seed=0).save(bare)
+    digitnet.save(digitnet.Network([784, 3, 10], seed=0), bare)
     argv = [a.format(model=model, bare=bare) for a in argv]
     assert run(*argv) == 1
     one_error_line(capsys, *needles)
@@ -194,7 +195,7 @@ def test_show_without_a_picture_prints_help(capsys):
 
 def test_inspect_the_video_network(in_tmp, capsys):
     path = in_tmp / "video.safetensors"
-    digitnet.Network([784, 16, 16, 10], seed=0).save(path)
+    digitnet.save(digitnet.Network([784, 16, 16, 10], seed=0), path)
     assert run("inspect", path, "--no-data") == 0
     out = capsys.readouterr().out
     assert "13,002 parameters" in out
@@ -229,7 +230,7 @@ def test_inspect_json_relu_dead_neurons(in_tmp, capsys):
     net = digitnet.Network([784, 6, 10], activation="relu", output_activation="softmax", seed=0)
     net.layers[0].bias[2] = -1e4
     path = in_tmp / "relu.safetensors"
-    net.save(path, dataset="mnist")
+    dn.save(net, path, dataset="mnist")
     assert run("inspect", path, "--json") == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     assert 2 in layers[0]["dead_neurons"]

@@ -46,8 +46,6 @@ def assert_one_line_error(err: str, match: str) -> None:
 
 # --------------------------------------------------------------------------- bad input
 BAD_TRAIN_ARGS = [
-    (["--layers", "784,abc"], r"--layers must be comma-separated integers like 784,30,10; got '784,abc'"),
-    (["--layers", ""], r"--layers must be comma-separated integers"),
     (["--layers", "100,16,10"], r"layers must start with 784 inputs and end with 10 outputs for mnist; got \[100, 16, 10\]"),
     (["--layers", "784,16,9"], r"end with 10 outputs"),
     (["--layers", "784,0,10"], r"sizes must be positive integers"),
@@ -60,12 +58,6 @@ BAD_TRAIN_ARGS = [
     (["--dropout", "-0.1"], r"dropout must be in \[0, 1\)"),
     (["--l2", "-1"], r"weight_decay must be a number ≥ 0"),
     (["--patience", "0"], r"patience must be a positive integer"),
-    (["--activation", "swish"], r"unknown activation 'swish'; expected one of sigmoid, relu"),
-    (["--activation", "softmax"], r"'softmax' is for the output layer only"),
-    (["--optimizer", "rmsprop"], r"unknown optimizer 'rmsprop'; expected one of sgd, momentum, adam"),
-    (["--schedule", "linear"], r"unknown schedule 'linear'"),
-    (["--init", "zeros"], r"unknown init 'zeros'"),
-    (["--loss", "hinge"], r"unknown loss 'hinge'"),
     (["--loss", "cross-entropy"], r"loss 'cross-entropy' needs a softmax output layer; got output activation 'sigmoid'"),
     (["--output", "sigmoid", "--loss", "cross-entropy", "--activation", "relu"], r"needs a softmax output layer"),
     (["--validation-size", "60000"], r"validation_size must be smaller than the 60000 training images; got 60000"),
@@ -81,6 +73,30 @@ def test_bad_train_arguments_exit_1_with_one_line(argv, match):
     assert code == 1
     assert_one_line_error(err, match)
     assert not Path("m.safetensors").exists() and not Path("m.checkpoint.safetensors").exists()
+
+
+# Refused by the command line itself, before any training setting is built: exit 2 (usage).
+BAD_USAGE = [
+    (["--layers", "784,abc"], r"--layers must be comma-separated integers like 784,30,10; got '784,abc'"),
+    (["--layers", ""], r"--layers must be comma-separated integers"),
+    (["--activation", "swish"], r"argument --activation: invalid choice: 'swish' \(choose from 'sigmoid', 'relu'"),
+    (["--activation", "softmax"], r"invalid choice: 'softmax'"),
+    (["--optimizer", "rmsprop"], r"invalid choice: 'rmsprop' \(choose from 'sgd', 'momentum', 'adam'"),
+    (["--schedule", "linear"], r"invalid choice: 'linear'"),
+    (["--init", "zeros"], r"invalid choice: 'zeros'"),
+    (["--loss", "hinge"], r"invalid choice: 'hinge'"),
+    (["--engine", "gpu"], r"invalid choice: 'gpu' \(choose from 'auto', 'reference', 'fused'"),
+    (["--lr", "fast"], r"argument --lr: invalid float value: 'fast'"),
+]
+
+
+@pytest.mark.parametrize("argv, match", BAD_USAGE, ids=[" ".join(a) for a, _ in BAD_USAGE])
+def test_bad_usage_exits_2_with_one_line(argv, match):
+    code, _, err = run_cli("train", "--epochs", "1", "--out", "m.safetensors", *argv)
+    assert code == 2
+    assert_one_line_error(err, match)
+    assert "see digitnet train --help" in err
+    assert not Path("m.safetensors").exists()
 
 
 def test_negative_seed_names_the_seed():
@@ -132,7 +148,7 @@ def test_usage_errors_exit_2(argv, match):
 
 
 def test_evaluate_a_model_for_other_inputs_exits_1(tmp_path):
-    digitnet.Network([100, 10]).save(tmp_path / "small.safetensors")
+    digitnet.save(digitnet.Network([100, 10]), tmp_path / "small.safetensors")
     code, out, err = run_cli("evaluate", str(tmp_path / "small.safetensors"), "--json")
     assert code == 1
     assert_one_line_error(err, r"takes 100 inputs and has 10 outputs; mnist needs 784 and 10")
@@ -251,7 +267,7 @@ def test_live_progress_on_a_terminal(tmp_path):
 
     from digitnet.commands.train import _ProgressDisplay
     from digitnet.training import TrainConfig
-    from digitnet.workflow import run_training
+    from digitnet.training.run import run_training
 
     @dataclass
     class Synthetic:
@@ -267,7 +283,7 @@ def test_live_progress_on_a_terminal(tmp_path):
                      rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100), tuple("0123456789"))
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=150, highlight=False, soft_wrap=True)
-    config = TrainConfig(layers=[784, 8, 10], epochs=2, validation_size=100, batch_size=10)
+    config = TrainConfig(sizes=[784, 8, 10], epochs=2, validation_size=100, batch_size=10)
     with _ProgressDisplay(console) as display:
         run_training(config, data, tmp_path / "m.safetensors", say=console.print, on_batch=display.on_batch,
                      on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch)

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 import digitnet as dn
-from digitnet.optimizers import scheduled_learning_rate
+from digitnet.training.schedules import scheduled_learning_rate
+
+
+def trainer_for(net, x, y, *, validation=None, test=None, **settings):
+    """A Trainer for net with these settings (the network's own architecture in its config)."""
+    config = dn.TrainConfig.from_dict({"sizes": net.sizes, "activation": net.activation,
+                                       "output_activation": net.output_activation, **settings})
+    return dn.Trainer(net, config, x, y, validation=validation, test=test)
+
 
 N_FEATURES, N_CLASSES = 12, 3
 
@@ -168,7 +176,7 @@ def test_early_stopping_keeps_the_best_weights():
     x, y = blobs(200, seed=2, noise=0.5)
     x_val, y_val = blobs(40, seed=3, noise=0.5)
     net = relu_net()
-    trainer = dn.Trainer(net, x, y, epochs=30, batch_size=10, learning_rate=1.0, loss="cross-entropy", seed=0,
+    trainer = trainer_for(net, x, y, epochs=30, batch_size=10, learning_rate=1.0, loss="cross-entropy", seed=0,
                          patience=4, validation=(x_val, y_val))
     snapshots = []  # the weights at the end of every epoch
     history = trainer.run(on_epoch=lambda record: snapshots.append([p.copy() for p in net.parameters()]))
@@ -250,10 +258,10 @@ def test_trainer_state_resumes_bit_identically(data):
     options = dict(epochs=4, batch_size=10, learning_rate=0.01, optimizer="adam", loss="cross-entropy",
                    seed=3, dropout=0.2, validation=blobs(30, seed=6))
     straight = relu_net()
-    dn.Trainer(straight, x, y, **options).run()
+    trainer_for(straight, x, y, **options).run()
 
     interrupted = relu_net()
-    trainer = dn.Trainer(interrupted, x, y, **options)
+    trainer = trainer_for(interrupted, x, y, **options)
     trainer.run_epoch()
     trainer.run_epoch()
     tensors, document = trainer.state()
@@ -265,7 +273,7 @@ def test_trainer_state_resumes_bit_identically(data):
     resumed = relu_net(seed=1)
     for p, saved in zip(resumed.parameters(), weights):
         p[...] = saved
-    trainer = dn.Trainer(resumed, x, y, **options)
+    trainer = trainer_for(resumed, x, y, **options)
     trainer.restore_state(tensors, document)
     history = trainer.run()
     assert len(history) == 4
@@ -275,7 +283,7 @@ def test_trainer_state_resumes_bit_identically(data):
 
 def test_trainer_state_is_a_snapshot(data):
     x, y = data
-    trainer = dn.Trainer(relu_net(), x, y, epochs=3, batch_size=10, learning_rate=0.01, optimizer="adam",
+    trainer = trainer_for(relu_net(), x, y, epochs=3, batch_size=10, learning_rate=0.01, optimizer="adam",
                          loss="cross-entropy", seed=0)
     trainer.run_epoch()
     tensors, document = trainer.state()

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+import digitnet as dn
 from digitnet import cli, datasets, inspection, preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
@@ -540,7 +541,7 @@ def test_openapi_schema_lists_the_api(http):
 
 def test_create_app_takes_a_path(tmp_path, net):
     path = tmp_path / "model.safetensors"
-    net.save(path, class_names=[str(k) for k in range(10)])
+    dn.save(net, path, class_names=[str(k) for k in range(10)])
     app = create_app(path)
     assert app.state.served.source == str(path)
     with pytest.raises(ValueError, match="no model file"):
@@ -553,13 +554,13 @@ def test_create_app_takes_a_path(tmp_path, net):
 
 
 def test_choose_model_prefers_the_given_then_the_last_trained_then_the_pretrained(tmp_path, monkeypatch, net):
-    from digitnet.workflow import remember_last_model
+    from digitnet.training.run import remember_last_model
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     path, why = choose_model()
     assert path == pretrained_path() and "pretrained 3b1b" in why
     trained = tmp_path / "mine.safetensors"
-    net.save(trained)
+    dn.save(net, trained)
     remember_last_model(trained)
     path, why = choose_model()
     assert path == trained.resolve() and "trained most recently" in why
@@ -612,7 +613,7 @@ def test_serve_reports_a_missing_or_bad_model(tmp_path, capsys):
 
 def test_serve_reports_a_port_in_use(tmp_path, capsys, net):
     model = tmp_path / "model.safetensors"
-    net.save(model)
+    dn.save(net, model)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -631,7 +632,7 @@ def test_load_benchmark_runs_without_errors(tmp_path, net, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     model = tmp_path / "model.safetensors"
-    net.save(model)
+    dn.save(net, model)
     summary = module.main(["--clients", "2", "--seconds", "1", "--model", str(model), "--json"])
     assert summary["errors"] == 0
     assert summary["ok"] > 0

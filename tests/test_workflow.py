@@ -17,7 +17,9 @@ import pytest
 from safetensors import safe_open
 
 import digitnet
-from digitnet import cli, datasets, presets, training, workflow
+from digitnet import cli, datasets, training
+from digitnet.training import presets
+from digitnet.training import run as workflow
 from digitnet.commands import train as train_command
 from digitnet.training import TrainConfig, TrainingDiverged
 
@@ -32,7 +34,7 @@ def isolated_state(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- presets
 def test_3b1b_preset_is_the_videos_network_as_the_book_trains_it():
     assert presets.preset("3b1b") == TrainConfig(
-        layers=[784, 16, 16, 10],
+        sizes=[784, 16, 16, 10],
         activation="sigmoid",
         output_activation=None,
         loss="quadratic",
@@ -77,12 +79,15 @@ def test_best_preset_is_a_larger_regularised_mlp():
 
 @pytest.mark.parametrize("name", ["3b1b", "modern", "best"])
 def test_every_preset_is_valid_and_a_fresh_copy(name):
+    import dataclasses
+
     config = presets.preset(name)
-    assert config.validate() is config
+    assert TrainConfig.from_dict(config.to_dict()) == config  # checked at creation, so valid
     config.layers.append(99)
-    config.learning_rate = 123.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.learning_rate = 123.0  # a setting is checked once, at creation: no changing it after
     again = presets.preset(name)
-    assert again.layers[-1] == 10 and again.learning_rate != 123.0
+    assert again.layers[-1] == 10
 
 
 def test_unknown_preset_lists_the_presets():
@@ -108,7 +113,7 @@ def test_no_flags_gives_the_3b1b_preset():
 
 
 @pytest.mark.parametrize("flags, changed", [
-    (["--layers", "784,30,10"], {"layers": [784, 30, 10]}),
+    (["--layers", "784,30,10"], {"sizes": [784, 30, 10]}),
     (["--activation", "tanh"], {"activation": "tanh"}),
     (["--output", "softmax", "--loss", "cross-entropy"], {"output_activation": "softmax", "loss": "cross-entropy"}),
     (["--output", "sigmoid", "--loss", "binary-cross-entropy"], {"output_activation": "sigmoid", "loss": "binary-cross-entropy"}),
@@ -206,7 +211,7 @@ def test_precedence_preset_then_config_then_flags(tmp_path):
 ])
 def test_toml_unknown_keys_are_rejected_with_the_valid_ones(tmp_path, text, match):
     path = write_toml(tmp_path, text)
-    with pytest.raises(ValueError, match=f"--config .*run.toml: {match}; expected any of .*batch_size.*lr") as caught:
+    with pytest.raises(ValueError, match=f"--config .*run.toml: {match}; expected any of .*batch-size.*lr") as caught:
         config_for("--config", path)
     assert "\n" not in str(caught.value)
 
@@ -245,7 +250,7 @@ def test_toml_values_of_the_wrong_type_are_rejected(tmp_path, text, match):
 ])
 def test_train_config_validate_checks_every_field(changes, field):
     with pytest.raises(ValueError, match=field):
-        TrainConfig(**changes).validate()
+        TrainConfig.from_dict(changes)
 
 
 def test_one_config_for_cli_file_and_api(tmp_path):
@@ -262,7 +267,7 @@ def test_one_config_for_cli_file_and_api(tmp_path):
         seed = 9
         epochs = 4
     """))
-    from_api = TrainConfig(**{**presets.preset("modern").to_dict(), "layers": [784, 30, 10], "learning_rate": 0.01,
+    from_api = TrainConfig(**{**presets.preset("modern").to_dict(), "sizes": [784, 30, 10], "learning_rate": 0.01,
                               "batch_size": 50, "weight_decay": 0.001, "dropout": 0.1, "seed": 9, "epochs": 4})
     assert from_flags == from_file == from_api
 
@@ -293,7 +298,7 @@ def small(mnist) -> Slice:
 
 
 def small_config(**changes) -> TrainConfig:
-    values = dict(layers=[784, 16, 10], epochs=3, batch_size=10, learning_rate=3.0, validation_size=400, seed=5)
+    values = dict(sizes=[784, 16, 10], epochs=3, batch_size=10, learning_rate=3.0, validation_size=400, seed=5)
     values.update(changes)
     return TrainConfig(**values)
 
@@ -320,9 +325,11 @@ def without_seconds(records: list[dict]) -> list[dict]:
 
 
 def test_checkpoint_and_history_paths_sit_next_to_the_model():
-    assert workflow.checkpoint_path("models/x.safetensors") == Path("models/x.checkpoint.safetensors")
-    assert workflow.history_paths("models/x.safetensors") == (Path("models/x.history.json"), Path("models/x.history.csv"))
-    assert workflow.checkpoint_path("/a/b/3b1b.safetensors") == Path("/a/b/3b1b.checkpoint.safetensors")
+    from digitnet.training.checkpoints import checkpoint_path, history_paths
+
+    assert checkpoint_path("models/x.safetensors") == Path("models/x.checkpoint.safetensors")
+    assert history_paths("models/x.safetensors") == (Path("models/x.history.json"), Path("models/x.history.csv"))
+    assert checkpoint_path("/a/b/3b1b.safetensors") == Path("/a/b/3b1b.checkpoint.safetensors")
 
 
 @pytest.mark.parametrize("out, match", [
@@ -343,13 +350,13 @@ def test_out_that_is_a_folder_is_refused(small, tmp_path):
 @pytest.mark.parametrize("layers", [[100, 16, 10], [784, 16, 9]])
 def test_layers_must_fit_the_dataset(small, tmp_path, layers):
     with pytest.raises(ValueError, match=r"layers must start with 784 inputs and end with 10 outputs for mnist"):
-        workflow.run_training(small_config(layers=layers), small, tmp_path / "m.safetensors", say=quiet)
+        workflow.run_training(small_config(sizes=layers), small, tmp_path / "m.safetensors", say=quiet)
 
 
 @pytest.mark.parametrize("layers", [784, None, [784, "16", 10], [784, 16.5, 10]])
 def test_layers_that_are_not_a_list_of_sizes_are_refused(small, tmp_path, layers):
     with pytest.raises(ValueError, match="sizes"):
-        workflow.run_training(small_config(layers=layers), small, tmp_path / "m.safetensors", say=quiet)
+        workflow.run_training(small_config(sizes=layers), small, tmp_path / "m.safetensors", say=quiet)
 
 
 def test_validation_size_must_leave_training_images(small, tmp_path):
@@ -455,7 +462,7 @@ def test_resume_after_completion_changes_nothing(finished_run, small, tmp_path):
 
 
 @pytest.mark.parametrize("change", [
-    {"learning_rate": 1.0}, {"epochs": 4}, {"batch_size": 20}, {"seed": 6}, {"layers": [784, 17, 10]},
+    {"learning_rate": 1.0}, {"epochs": 4}, {"batch_size": 20}, {"seed": 6}, {"sizes": [784, 17, 10]},
 ])
 def test_resume_with_different_settings_is_refused(finished_run, small, tmp_path, change):
     _, folder, _ = finished_run
@@ -490,7 +497,7 @@ RESUME_CONFIGS = {
     "3b1b-like": dict(),
     "adam-dropout-cosine": dict(activation="relu", output_activation="softmax", loss="cross-entropy", init="he",
                                 optimizer="adam", learning_rate=3e-3, schedule="cosine", batch_size=32, dropout=0.2),
-    "nesterov-l2-step-patience": dict(layers=[784, 20, 10], activation="tanh", output_activation="softmax",
+    "nesterov-l2-step-patience": dict(sizes=[784, 20, 10], activation="tanh", output_activation="softmax",
                                       loss="cross-entropy", optimizer="momentum", nesterov=True, learning_rate=0.05,
                                       weight_decay=1e-4, schedule="step", patience=3),
     "float64": dict(dtype="float64", batch_size=25),

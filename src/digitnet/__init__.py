@@ -11,13 +11,14 @@ from digitnet._version import __version__
 from digitnet.activations import ACTIVATIONS
 from digitnet.layers import INITS, Dense
 from digitnet.losses import LOSSES
-from digitnet.modelfile import ModelFileError, load
+from digitnet.modelfile import ModelFileError, load, save
 from digitnet.network import Network
-from digitnet.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, Momentum, make_optimizer
+from digitnet.optimizers import OPTIMIZERS, SGD, Adam, AdamW, Momentum, make_optimizer
 from digitnet.training import History, TrainConfig, Trainer, TrainingDiverged, evaluate, train
+from digitnet.training.schedules import SCHEDULES
 
 __all__ = [
     "ACTIVATIONS", "Adam", "datasets", "AdamW", "Dense", "History", "INITS", "LOSSES", "ModelFileError", "Momentum", "Network",
     "OPTIMIZERS", "SCHEDULES", "SGD", "TrainConfig", "Trainer", "TrainingDiverged", "__version__",
-    "evaluate", "load", "make_optimizer", "train",
+    "evaluate", "load", "make_optimizer", "save", "train",
 ]

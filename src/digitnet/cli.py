@@ -17,8 +17,15 @@ from collections.abc import Sequence
 from digitnet._version import __version__
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line on stderr (exit 2) like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"digitnet: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="digitnet",
         description="The neural network from 3Blue1Brown's 'But what is a neural network?': "
         "train it on MNIST, look inside it, draw digits for it.",

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digitnet.activations import Activation, get_activation
+from digitnet.checks import check_choice
 
 # Weight initialisations: name -> standard deviation of the weights as a function of
 # (n_in, n_out), and whether the biases are drawn from N(0, 1) (as in Nielsen's book) or zero.
@@ -43,63 +44,8 @@ DEFAULT_INIT = {
 }
 
 
-# Activations applied in place, Z ← σ(Z): the same operations as digitnet.activations performs
-# (so the same values), without allocating. Used by Dense.forward and the training fast path.
-# Their constants are 0-d arrays of Z's dtype: NumPy takes such an operand about twice as fast as
-# a Python float (no scalar conversion), which matters when Z is one example's 16 numbers.
-_CONSTANTS: dict[tuple[float, np.dtype], NDArray[np.floating]] = {}
-
-
-def constant(value: float, dtype) -> NDArray[np.floating]:
-    """value as a read-only 0-d array of dtype, made once."""
-    key = (value, np.dtype(dtype))
-    array = _CONSTANTS.get(key)
-    if array is None:
-        array = np.array(value, dtype=key[1])
-        array.flags.writeable = False
-        _CONSTANTS[key] = array
-    return array
-
-
-_HALF = {np.dtype(t): constant(0.5, t) for t in (np.float32, np.float64)}
-_ONE = {np.dtype(t): constant(1.0, t) for t in (np.float32, np.float64)}
-_ZERO = {np.dtype(t): constant(0.0, t) for t in (np.float32, np.float64)}
-_HALF_ONE = {dtype: (_HALF[dtype], _ONE[dtype]) for dtype in _HALF}
-
-
-def sigmoid_in_place(Z: NDArray[np.floating]) -> None:
-    half, one = _HALF_ONE.get(Z.dtype, (0.5, 1.0))
-    # (out given by position: NumPy parses it a little faster than out=Z)
-    np.multiply(Z, half, Z)  # σ(z) = ½(1 + tanh(z/2)): never overflows
-    np.tanh(Z, Z)
-    np.add(Z, one, Z)
-    np.multiply(Z, half, Z)
-
-
-def relu_in_place(Z: NDArray[np.floating]) -> None:
-    np.maximum(Z, _ZERO.get(Z.dtype, 0.0), out=Z)
-
-
-def tanh_in_place(Z: NDArray[np.floating]) -> None:
-    np.tanh(Z, Z)
-
-
-def identity_in_place(Z: NDArray[np.floating]) -> None:
-    pass
-
-
-FORWARD_IN_PLACE = {
-    "sigmoid": sigmoid_in_place,
-    "relu": relu_in_place,
-    "tanh": tanh_in_place,
-    "identity": identity_in_place,
-}
-
-
 def check_init(name: str) -> str:
-    if not isinstance(name, str) or name not in INITS:
-        raise ValueError(f"unknown init {name!r}; expected one of {', '.join(INITS)}")
-    return name
+    return check_choice(name, INITS, "init")
 
 
 @dataclass
@@ -131,30 +77,7 @@ class Dense:
 
     def forward(self, A: NDArray[np.floating]) -> NDArray[np.floating]:
         """a' = σ(W a + b), batched: σ(A @ Wᵀ + b). A: (n, n_in) -> (n, n_out)."""
-        if len(A) == 1:
-            return self.forward_one(A[0])[None]
-        Z = A @ self.weight.T  # (n, n_out)
-        Z += self.bias
-        in_place = FORWARD_IN_PLACE.get(self.activation)
-        if in_place is None:
-            return self.activation_function.function(Z)
-        in_place(Z)  # Z is this call's own array: no second (n, n_out) allocation
-        return Z
-
-    def forward_one(self, a: NDArray[np.floating]) -> NDArray[np.floating]:
-        """The video's a' = σ(W a + b) for one example. a: (n_in,) -> (n_out,).
-
-        The computation of one row of forward() (equal up to rounding: BLAS may sum a
-        matrix–vector product in another order), on vectors, which NumPy adds and squashes about
-        twice as fast as a (1, n) row (no broadcasting): what one image's latency is made of.
-        """
-        z = np.dot(self.weight, a)  # (n_out,)
-        np.add(z, self.bias, z)
-        in_place = FORWARD_IN_PLACE.get(self.activation)
-        if in_place is None:
-            return self.activation_function.function(z[None])[0]
-        in_place(z)
-        return z
+        return self.activation_function.function(A @ self.weight.T + self.bias)
 
     @classmethod
     def initialised(

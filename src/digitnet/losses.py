@@ -18,6 +18,9 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet.activations import get_activation
+from digitnet.checks import check_choice
+
 Array = NDArray[np.floating]
 
 _LOG_FLOOR = 1e-12
@@ -58,15 +61,6 @@ def binary_cross_entropy_gradient(A: Array, Y: Array) -> Array:
     return (A - Y) / denominator
 
 
-def fused_gradient(A: Array, Y: Array) -> Array:
-    """∂C/∂Z = (A − Y) / n: softmax + cross-entropy, and sigmoid + binary cross-entropy.
-
-    The σ' of the output cancels against the cost's 1/σ', which is both cheaper and free
-    of the learning slowdown a saturated output neuron causes under the quadratic cost.
-    """
-    return (A - Y) / len(A)
-
-
 @dataclass(frozen=True)
 class Loss:
     name: str
@@ -93,9 +87,7 @@ LOSSES: dict[str, Loss] = {
 
 def get_loss(name: str, output_activation: str | None = None) -> Loss:
     """Look up a cost by name, checking that it suits the output activation."""
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
-    loss = LOSSES[name]
+    loss = LOSSES[check_choice(name, LOSSES, "loss")]
     if (
         output_activation is not None
         and loss.requires_output is not None
@@ -106,3 +98,44 @@ def get_loss(name: str, output_activation: str | None = None) -> Loss:
             f"got output activation {output_activation!r}"
         )
     return loss
+
+
+DeltaRule = Callable[[Array, Array, Array, Array], Array]
+
+
+def output_delta_rule(loss: Loss, output_activation: str, *, axis: int = 1, targets_sum_to_one: bool = True) -> DeltaRule:
+    """The output layer's error δ = n·∂C/∂Z for a batch of n examples: the one rule every engine uses.
+
+    Returns delta(A, Y, out, scratch) -> out, writing δ for output activations A and targets Y
+    into out (scratch: an array of A's shape). The 1/n of the batch mean is left to the caller,
+    who folds it into one multiplication with whatever else scales the step.
+      fused (softmax + cross-entropy, sigmoid + binary cross-entropy): δ = A − Y. The σ' of the
+          output cancels against the cost's 1/σ', which is both cheaper and free of the learning
+          slowdown a saturated output neuron causes under the quadratic cost. For softmax it is
+          A ⊙ Σₖyₖ − Y in general, which is A − Y whenever a target sums to 1.
+      quadratic: δ = (A − Y) ⊙ σ'(Z), σ' from A.
+      anything else: δ = n · (∂C/∂A through the activation's backward).
+    axis: the axis along which one example's outputs lie (1: one example per row; 0: per column).
+    """
+    activation = get_activation(output_activation)
+    if loss.fused_with == output_activation:
+        if output_activation == "softmax" and not targets_sum_to_one:
+            def delta(A, Y, out, scratch):
+                np.multiply(A, Y.sum(axis=axis, keepdims=True), out=out)
+                return np.subtract(out, Y, out=out)
+        else:
+            def delta(A, Y, out, scratch):
+                return np.subtract(A, Y, out=out)
+    elif loss.name == "quadratic" and activation.derivative is not None:
+        derivative = activation.derivative
+
+        def delta(A, Y, out, scratch):
+            np.subtract(A, Y, out=out)
+            return np.multiply(out, derivative(A, scratch), out=out)
+    else:
+        def delta(A, Y, out, scratch):
+            rows_A, rows_Y = (A, Y) if axis == 1 else (A.T, Y.T)  # loss gradients take rows
+            dZ = activation.backward(loss.gradient(rows_A, rows_Y), rows_A) * len(rows_A)
+            out[...] = dZ if axis == 1 else dZ.T
+            return out
+    return delta

@@ -29,8 +29,9 @@ import numpy as np
 from digitnet._files import FILE_MODE, atomic_path
 from digitnet._version import __version__
 from digitnet.activations import get_activation
+from digitnet.checks import DTYPES, check_dtype, check_sizes
 from digitnet.layers import Dense, check_init
-from digitnet.network import DTYPES, Network, check_dtype, check_sizes
+from digitnet.network import Network
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
@@ -184,14 +185,8 @@ def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path:
     if problem:  # predict indexes them by output neuron
         raise ModelFileError(f"{path}: {problem}")
 
-    net = object.__new__(Network)
-    net.sizes = sizes
-    net.activation = activation
-    net.output_activation = output_activation
-    net.dtype = dtype
-    net.init = init
     last = len(sizes) - 2
-    net.layers = [
+    layers = [
         Dense(
             np.array(tensors[f"layers.{i}.weight"]),
             np.array(tensors[f"layers.{i}.bias"]),
@@ -199,6 +194,7 @@ def network_from(tensors: dict[str, np.ndarray], document: dict[str, Any], path:
         )
         for i in range(len(sizes) - 1)
     ]
+    net = Network.from_layers(layers, activation=activation, init=init)
     net.metadata = {key: value for key, value in document.items() if key not in _DERIVED_KEYS}
     return net
 

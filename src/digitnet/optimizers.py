@@ -10,8 +10,9 @@ These are the update rules of PyTorch's SGD, Adam and AdamW, so the two can be c
 step by step. weight_decay λ (L2) applies to weights (arrays of 2 or more dimensions), not to
 biases: for SGD, momentum and Adam it adds λ·W to the gradient (the cost gains ½λ‖W‖²).
 
-Learning-rate schedules give η for each epoch: constant, step (×gamma every step_size
-epochs) and cosine (from η down to η·min_factor over the run).
+The training engines call update() on one flat vector holding every parameter (with λ as a
+vector: λ at weights, 0 at biases), so each rule below is written once for every engine.
+Learning-rate schedules live in digitnet.training.schedules.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from digitnet.checks import check_choice, check_fraction, check_non_negative, check_positive
+
 Array = NDArray[np.floating]
 
 
 class Optimizer:
-    """Base class: subclasses define _update(p, g, buffers, decay, work) for one array."""
+    """Base class: subclasses define update(p, g, buffers, decay, work), the rule for one array.
+
+    state_names: the per-parameter buffers the rule keeps (in update's buffers order).
+    """
 
     name = "optimizer"
-    _state_names: tuple[str, ...] = ()
+    state_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float, weight_decay: float = 0.0) -> None:
         self.learning_rate = check_positive(learning_rate, "learning_rate")
@@ -39,18 +45,18 @@ class Optimizer:
     def step(self, params: list[Array], grads: list[Array]) -> None:
         """Update every array of params in place from grads (same shapes; grads untouched)."""
         if not self.state:
-            self.state = {name: [np.zeros_like(p) for p in params] for name in self._state_names}
+            self.state = {name: [np.zeros_like(p) for p in params] for name in self.state_names}
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):
             decay = self.weight_decay if p.ndim >= 2 else 0.0  # weights only, never biases
-            self._update(p, g, [self.state[name][i] for name in self._state_names], decay)
+            self.update(p, g, [self.state[name][i] for name in self.state_names], decay)
 
-    def _update(self, p: Array, g: Array, buffers: list[Array], decay, work: tuple[Array, Array] | None = None) -> None:
+    def update(self, p: Array, g: Array, buffers: list[Array], decay, work: tuple[Array, Array] | None = None) -> None:
         """One step of the rule for one array p (in place), its gradient g (left untouched) and
-        its state buffers (in _state_names order, updated in place).
+        its state buffers (in state_names order, updated in place).
 
         decay: the weight decay λ for p, a number, or an array of p's shape (λ at weights, 0 at
-        biases) when p holds a whole network's parameters in one flat vector (digitnet.fastpath).
+        biases) when p holds a whole network's parameters in one flat vector (digitnet.engines.fused).
         work: two scratch arrays of p's shape and dtype, or None to allocate them.
         """
         raise NotImplementedError
@@ -83,7 +89,7 @@ class Optimizer:
     def load_state_dict(self, arrays: dict[str, Array]) -> None:
         self.t = int(arrays["t"][0])
         self.state = {}
-        for name in self._state_names:
+        for name in self.state_names:
             count = sum(1 for key in arrays if key.startswith(name + "."))
             if count:
                 self.state[name] = [np.array(arrays[f"{name}.{i}"]) for i in range(count)]
@@ -94,7 +100,7 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, p, g, buffers, decay, work=None):
+    def update(self, p, g, buffers, decay, work=None):
         u, _ = self._scratch(p, work)
         d = self._decayed(p, g, decay, u)
         np.multiply(d, self.learning_rate, out=u)
@@ -105,16 +111,14 @@ class Momentum(Optimizer):
     """v ← μ v + g; p ← p − η v (or p − η (g + μ v) with Nesterov)."""
 
     name = "momentum"
-    _state_names = ("velocity",)
+    state_names = ("velocity",)
 
     def __init__(self, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-        self.momentum = float(momentum)
+        self.momentum = check_fraction(momentum, "momentum")
         self.nesterov = bool(nesterov)
 
-    def _update(self, p, g, buffers, decay, work=None):
+    def update(self, p, g, buffers, decay, work=None):
         (v,) = buffers
         u, w = self._scratch(p, work)
         d = self._decayed(p, g, decay, u)
@@ -133,40 +137,69 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction."""
 
     name = "adam"
-    _state_names = ("m", "s")
+    state_names = ("m", "s")
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        for value, label in ((beta1, "beta1"), (beta2, "beta2")):
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{label} must be in [0, 1); got {value}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.beta1, self.beta2 = check_fraction(beta1, "beta1"), check_fraction(beta2, "beta2")
         self.eps = check_positive(eps, "eps")
 
-    def _update(self, p, g, buffers, decay, work=None):
+    # The rule is written for scaled quantities, which saves two of its twelve passes over the
+    # parameters (the fused engine keeps them scaled for a whole epoch):
+    #   g′ = (1 − β₁)g        then m ← β₁m + g′ is two passes, not three;
+    #   s̃ = s/k, k = (1 − β₂)/(1 − β₁)²   then s̃ ← β₂s̃ + g′² is three, not four.
+    # k returns in the step's constants: p ← p − (η/c₁)√(c₂/k) · m / (√s̃ + ε√(c₂/k)), with
+    # c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ: PyTorch's p − (η/c₁) m / (√(s/c₂) + ε) up to rounding.
+    @property
+    def gradient_scale(self) -> float:
+        """The factor 1 − β₁ the gradient is taken with (g′ = (1 − β₁)g)."""
+        return 1.0 - self.beta1
+
+    @property
+    def state_scales(self) -> dict[str, float]:
+        """Buffers kept divided by a constant while scaled_update runs: s̃ = s/k."""
+        return {"s": (1.0 - self.beta2) / (1.0 - self.beta1) ** 2}
+
+    def decay_terms(self, mask, dtype) -> tuple:
+        """(coupled, factor) for scaled_update, from mask: 1 where p holds weights, 0 at biases
+        (a number for one array, or an array over a flat vector). Adam adds coupled·p =
+        (1 − β₁)λp to g′; AdamW multiplies p by factor = 1 − ηλ. (None, None) without decay."""
+        if not self.weight_decay or (np.ndim(mask) == 0 and not mask):
+            return None, None
+        if isinstance(self, AdamW):
+            return None, np.asarray(1.0 - self.learning_rate * self.weight_decay * mask).astype(dtype)
+        return np.asarray(self.gradient_scale * self.weight_decay * mask).astype(dtype), None
+
+    def scaled_update(self, p: Array, g: Array, m: Array, s: Array, w: Array, coupled, factor) -> None:
+        """The Adam/AdamW step on p (in place) from g′ = (1 − β₁)g (overwritten), m and s̃ = s/k
+        (updated in place); w: scratch of p's shape; coupled, factor: from decay_terms()."""
+        beta1, beta2, t = self.beta1, self.beta2, self.t
+        if factor is not None:
+            np.multiply(p, factor, out=p)  # AdamW: p ← p(1 − ηλ) at the weights
+        if coupled is not None:
+            np.multiply(p, coupled, out=w)  # Adam: g′ ← g′ + (1 − β₁)λp at the weights
+            np.add(g, w, out=g)
+        np.multiply(m, beta1, out=m)
+        np.add(m, g, out=m)
+        np.multiply(g, g, out=w)
+        np.multiply(s, beta2, out=s)
+        np.add(s, w, out=s)
+        root = math.sqrt((1.0 - beta2**t) / self.state_scales["s"])
+        np.sqrt(s, out=w)
+        np.add(w, self.eps * root, out=w)
+        np.divide(m, w, out=w)
+        np.multiply(w, self.learning_rate * root / (1.0 - beta1**t), out=w)
+        np.subtract(p, w, out=p)
+
+    def update(self, p, g, buffers, decay, work=None):
         m, s = buffers
         u, w = self._scratch(p, work)
-        g = self._decayed(p, g, decay, u)
-        self._adam(p, g, m, s, w)
-
-    def _adam(self, p, g, m, s, w):
-        # m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²  (w is scratch; g may be the other scratch)
-        np.multiply(m, self.beta1, out=m)
-        np.multiply(g, 1.0 - self.beta1, out=w)
-        np.add(m, w, out=m)
-        np.multiply(s, self.beta2, out=s)
-        np.multiply(g, g, out=w)
-        np.multiply(w, 1.0 - self.beta2, out=w)
-        np.add(s, w, out=s)
-        correction1 = 1.0 - self.beta1**self.t
-        root2 = math.sqrt(1.0 - self.beta2**self.t)
-        # PyTorch's p −= (η/c₁) · m / (√s/√c₂ + ε), multiplied through by √c₂ to save a pass
-        # over the parameters: p −= (η√c₂/c₁) · m / (√s + ε√c₂). Equal up to rounding.
-        np.sqrt(s, out=w)
-        np.add(w, self.eps * root2, out=w)
-        np.divide(m, w, out=w)
-        np.multiply(w, self.learning_rate * root2 / correction1, out=w)
-        np.subtract(p, w, out=p)
+        np.multiply(g, self.gradient_scale, out=u)  # g′, leaving g untouched
+        k = s.dtype.type(self.state_scales["s"])
+        np.divide(s, k, out=s)
+        mask = (decay != 0) if np.ndim(decay) else float(decay != 0)  # weights: 1, biases: 0
+        self.scaled_update(p, u, m, s, w, *self.decay_terms(mask, p.dtype))
+        np.multiply(s, k, out=s)
 
 
 class AdamW(Adam):
@@ -177,75 +210,14 @@ class AdamW(Adam):
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(learning_rate, beta1, beta2, eps, weight_decay)
 
-    def _update(self, p, g, buffers, decay, work=None):
-        m, s = buffers
-        u, w = self._scratch(p, work)
-        if np.ndim(decay) == 0:
-            if decay:
-                np.multiply(p, 1.0 - self.learning_rate * decay, out=p)
-        else:  # per-element λ (0 at biases): the same factor 1 − ηλ, element by element
-            np.multiply(decay, -self.learning_rate, out=u)
-            np.add(u, 1.0, out=u)
-            np.multiply(p, u, out=p)
-        self._adam(p, g, m, s, w)
-
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam, AdamW)}
 
 
 def make_optimizer(name: str, learning_rate: float, **options) -> Optimizer:
     """An optimizer by name: sgd, momentum, adam, adamw. Unknown options raise ValueError."""
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    check_choice(name, OPTIMIZERS, "optimizer")
     try:
         return OPTIMIZERS[name](learning_rate, **options)
     except TypeError as error:
         raise ValueError(f"bad option for optimizer {name!r}: {error}") from None
-
-
-# --------------------------------------------------------------------- schedules
-def constant_schedule(base: float, epoch: int, epochs: int, **_) -> float:
-    """η_e = η."""
-    return base
-
-
-def step_schedule(base: float, epoch: int, epochs: int, step_size: int = 10, gamma: float = 0.5, **_) -> float:
-    """η_e = η · gamma^⌊e / step_size⌋."""
-    return base * gamma ** (epoch // step_size)
-
-
-def cosine_schedule(base: float, epoch: int, epochs: int, min_factor: float = 0.0, **_) -> float:
-    """η_e = η_min + ½(η − η_min)(1 + cos(π e / E)), η_min = η · min_factor."""
-    low = base * min_factor
-    return low + 0.5 * (base - low) * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
-
-
-SCHEDULES = {"constant": constant_schedule, "step": step_schedule, "cosine": cosine_schedule}
-
-
-def scheduled_learning_rate(schedule: str, base: float, epoch: int, epochs: int, **options) -> float:
-    """The learning rate for epoch (0-based) of a run of `epochs` epochs."""
-    check_schedule(schedule)
-    return SCHEDULES[schedule](base, epoch, epochs, **options)
-
-
-def check_schedule(name: str) -> str:
-    if not isinstance(name, str) or name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
-    return name
-
-
-def check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a positive number; got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number; got {value}")
-    return float(value)
-
-
-def check_non_negative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a number ≥ 0; got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a number ≥ 0; got {value}")
-    return float(value)

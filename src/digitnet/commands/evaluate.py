@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from digitnet.metrics import classification_report
     from digitnet.modelfile import load
-    from digitnet.workflow import dataset_for
+    from digitnet.training.run import dataset_for
 
     net = load(args.model)
     data = dataset_for(net, args.dataset, args.data_dir, args.model)

@@ -66,7 +66,7 @@ def summary(net, model: str, data=None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from digitnet.modelfile import load
-    from digitnet.workflow import dataset_for
+    from digitnet.training.run import dataset_for
 
     net = load(args.model)
     data = None

@@ -143,7 +143,7 @@ def _load_model(path: str):
 
 def _load_data(net, args: argparse.Namespace):
     """The dataset the model was trained on (or --dataset), checked against the network's shape."""
-    from digitnet.workflow import dataset_for
+    from digitnet.training.run import dataset_for
 
     return dataset_for(net, args.dataset, args.data_dir, args.model)
 

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from dataclasses import fields
 from pathlib import Path
 
-from digitnet.presets import PRESETS, preset
-from digitnet.training import TrainConfig
+from digitnet.training.config import TrainConfig, settings
+from digitnet.training.presets import PRESETS, preset
 
 ORDER = 20
 
-# Flag/TOML key -> TrainConfig field, where the short public name differs from the field.
-ALIASES = {
-    "lr": "learning_rate",
-    "l2": "weight_decay",
-    "output": "output_activation",
-}
-FIELD_NAMES = {f.name for f in fields(TrainConfig)}
+# Every training setting is a TrainConfig field (digitnet.training.config): its flag, help text,
+# choices and type come from there, for the command line and for TOML config files alike.
+KINDS = {"list[int]": "sizes", "bool": "bool", "int": "int", "int | None": "int", "float": "number",
+         "str": "text", "str | None": "text"}
 
-# What a TOML value must be for each setting (flags get their types from argparse); any other
-# field takes text. Checked here, at the file, so a wrong type is a clear error, not a crash.
-NUMBERS = {"learning_rate", "momentum", "weight_decay", "dropout"}
-INTEGERS = {"batch_size", "epochs", "patience", "validation_size", "seed"}
-BOOLEANS = {"nesterov"}
+
+def flag_name(setting) -> str:
+    """--lr for learning_rate, --batch-size for batch_size: the setting's command-line name."""
+    return (setting.metadata.get("flag") or setting.name).replace("_", "-")
+
+
+def kind(setting) -> str:
+    return KINDS[str(setting.type)]
 
 
 def register(subparsers) -> None:
@@ -36,29 +35,26 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="starting recipe (default 3b1b)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with any of the settings below")
-    parser.add_argument("--layers", metavar="SIZES", help="layer sizes, e.g. 784,30,10")
-    parser.add_argument("--activation", help="hidden activation: sigmoid, relu, leaky_relu, tanh, identity")
-    parser.add_argument("--output", help="output activation (default: same as --activation), e.g. softmax")
-    parser.add_argument("--loss", help="quadratic, cross-entropy or binary-cross-entropy")
-    parser.add_argument("--init", help="nielsen, standard-normal, xavier or he")
-    parser.add_argument("--optimizer", help="sgd, momentum, adam or adamw")
-    parser.add_argument("--lr", type=float, help="learning rate")
-    parser.add_argument("--momentum", type=float, help="momentum coefficient (optimizer momentum)")
-    parser.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
-    parser.add_argument("--schedule", help="learning-rate schedule: constant, step or cosine")
-    parser.add_argument("--batch-size", type=int, help="examples per mini-batch")
-    parser.add_argument("--epochs", type=int, help="passes over the training data")
-    parser.add_argument("--l2", type=float, help="L2 weight decay λ (on weights, not biases)")
-    parser.add_argument("--dropout", type=float, help="dropout probability on hidden layers")
-    parser.add_argument("--augment", choices=["shift", "none"], help="shift: move each training image by up to 2 px every epoch")
-    parser.add_argument("--patience", type=int, help="stop after this many epochs without a better validation accuracy")
-    parser.add_argument("--validation-size", type=int, help="training images held out for validation (default 10000)")
-    parser.add_argument("--seed", type=int, help="seed for the initial weights, shuffling and dropout")
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"])
+    for setting in settings():
+        add_setting(parser, setting)
     parser.add_argument("--data-dir", metavar="DIR", help="folder holding the four IDX files (else the cache, then download)")
     parser.add_argument("--out", metavar="PATH", help="model file to write (default models/PRESET.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     parser.set_defaults(run=run)
+
+
+def add_setting(parser: argparse.ArgumentParser, setting) -> None:
+    """One flag for one TrainConfig setting, typed and with its choices."""
+    flag, help_text, choices = "--" + flag_name(setting), setting.metadata.get("help"), setting.metadata.get("choices")
+    dest = f"setting_{setting.name}"
+    if kind(setting) == "bool":
+        parser.add_argument(flag, dest=dest, action="store_true", default=None, help=help_text)
+        return
+    if choices is not None and str(setting.type).endswith("| None"):
+        choices = [*choices, "none"]  # an optional choice can be switched off from the command line
+    types = {"sizes": layers_argument, "int": int, "number": float, "text": str}
+    metavar = "SIZES" if kind(setting) == "sizes" else None if choices else flag_name(setting).upper().replace("-", "_")
+    parser.add_argument(flag, dest=dest, type=types[kind(setting)], choices=choices, metavar=metavar, help=help_text)
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
@@ -68,69 +64,68 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     file_values.pop("preset", None)
     values = preset(preset_name).to_dict()
     values.update(file_values)
-    flags = {
-        "layers": parse_layers(args.layers) if args.layers is not None else None,
-        "activation": args.activation,
-        "output_activation": args.output,
-        "loss": args.loss,
-        "init": args.init,
-        "optimizer": args.optimizer,
-        "learning_rate": args.lr,
-        "momentum": args.momentum,
-        "nesterov": args.nesterov,
-        "schedule": args.schedule,
-        "batch_size": args.batch_size,
-        "epochs": args.epochs,
-        "weight_decay": args.l2,
-        "dropout": args.dropout,
-        "augment": None if args.augment == "none" else args.augment,
-        "patience": args.patience,
-        "validation_size": args.validation_size,
-        "seed": args.seed,
-        "dataset": args.dataset,
-    }
-    values.update({key: value for key, value in flags.items() if value is not None})
-    return TrainConfig.from_dict(values).validate(), preset_name
+    for setting in settings():
+        value = getattr(args, f"setting_{setting.name}", None)
+        if value is not None:
+            values[setting.name] = None if value == "none" else value
+    return TrainConfig.from_dict(values), preset_name
 
 
 def read_config_file(path: str) -> dict:
+    """The settings in a TOML file: keys are the flags' names (lr, batch-size or batch_size) or
+    the settings' own (learning_rate), plus preset."""
     try:
         with open(path, "rb") as file:
             raw = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"--config {path} is not valid TOML: {error}") from None
+    by_name = {}
+    for setting in settings():
+        by_name[setting.name] = by_name[flag_name(setting).replace("-", "_")] = setting
     values = {}
     for key, value in raw.items():
-        name = ALIASES.get(key.replace("-", "_"), ALIASES.get(key, key.replace("-", "_")))
-        if name not in FIELD_NAMES and name != "preset":
-            valid = sorted(FIELD_NAMES | set(ALIASES) | {"preset"})
+        if key == "preset":
+            values["preset"] = value
+            continue
+        setting = by_name.get(key.replace("-", "_"))
+        if setting is None:
+            valid = sorted({flag_name(s) for s in settings()} | {"preset"})
             raise ValueError(f"--config {path}: unknown key {key!r}; expected any of {', '.join(valid)}")
-        expected = _toml_type_error(name, value)
+        if setting.name in values:
+            raise ValueError(f"--config {path}: {key} sets {flag_name(setting)} a second time")
+        expected = _toml_type_error(kind(setting), value)
         if expected:
             raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
-        if name == "layers" and isinstance(value, str):
+        if kind(setting) == "sizes" and isinstance(value, str):
             value = parse_layers(value)
-        elif name == "augment" and value == "none":
-            value = None  # as --augment none: TOML has no null to say it
-        values[name] = value
+        elif value == "none" and str(setting.type).endswith("| None"):
+            value = None  # as on the command line: TOML has no null to say it
+        values[setting.name] = value
     return values
 
 
-def _toml_type_error(name: str, value) -> str | None:
-    """What value should have been, if it is the wrong type for setting name; else None."""
+def _toml_type_error(kind: str, value) -> str | None:
+    """What value should have been, if it is the wrong type for a setting of this kind; else None."""
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    if name == "layers":
+    if kind == "sizes":
         ok = isinstance(value, str) or (isinstance(value, list) and all(is_int(v) for v in value))
         return None if ok else 'a list of integers like [784, 30, 10] or a string like "784,30,10"'
-    if name in NUMBERS:
+    if kind == "number":
         return None if is_int(value) or isinstance(value, float) else "a number"
-    if name in INTEGERS:
+    if kind == "int":
         return None if is_int(value) else "an integer"
-    if name in BOOLEANS:
+    if kind == "bool":
         return None if isinstance(value, bool) else "true or false"
     return None if isinstance(value, str) else "a string"
+
+
+def layers_argument(text: str) -> list[int]:
+    try:
+        return parse_layers(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_layers(text: str) -> list[int]:
@@ -145,13 +140,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from digitnet import datasets
-    from digitnet.workflow import run_training
+    from digitnet.training.run import run_training
 
     config, preset_name = config_from_args(args)
     out = Path(args.out or f"models/{preset_name}.safetensors")
     console = Console(highlight=False, soft_wrap=True)
     data = datasets.load(config.dataset, data_dir=args.data_dir)
-    net_description = "-".join(map(str, config.layers))
+    net_description = "-".join(map(str, config.sizes))
     console.print(
         f"Training {net_description} ({config.activation}"
         f"{'/' + config.output_activation if config.output_activation else ''}, {config.loss}, "

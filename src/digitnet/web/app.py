@@ -71,7 +71,7 @@ def choose_model(model: str | os.PathLike | None = None) -> tuple[Path, str]:
     MODEL if given; else the model most recently trained by `digitnet train`; else the
     pretrained 3b1b network shipped with digitnet. ValueError if there is none.
     """
-    from digitnet.workflow import last_model
+    from digitnet.training.run import last_model
 
     if model is not None:
         return Path(model), f"Serving {model}."

@@ -23,58 +23,10 @@ import numpy as np
 
 from digitnet import modelfile
 from digitnet._files import atomic_write_bytes
-from digitnet.network import Network, check_sizes
-from digitnet.training import Trainer, TrainConfig
-
-CHECKPOINT_KIND = "checkpoint"
-
-
-def checkpoint_path(out: str | os.PathLike) -> Path:
-    """models/3b1b.safetensors -> models/3b1b.checkpoint.safetensors."""
-    out = Path(out)
-    return out.with_name(f"{_stem(out)}.checkpoint.safetensors")
-
-
-def history_paths(out: str | os.PathLike) -> tuple[Path, Path]:
-    out = Path(out)
-    return out.with_name(f"{_stem(out)}.history.json"), out.with_name(f"{_stem(out)}.history.csv")
-
-
-def _stem(path: Path) -> str:
-    return path.name.removesuffix(".safetensors")
-
-
-def check_out_path(out: str | os.PathLike) -> Path:
-    out = Path(out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"--out must name a .safetensors file; got {str(out)!r}")
-    if out.is_dir():
-        raise ValueError(f"--out must be a file path; {out} is a folder")
-    return out
-
-
-# --------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: Path, trainer: Trainer, config: TrainConfig) -> None:
-    tensors, state = trainer.state()
-    modelfile.save(
-        trainer.net,
-        path,
-        extra_tensors=tensors,
-        kind=CHECKPOINT_KIND,
-        training=config.to_dict(),
-        checkpoint=state,
-    )
-
-
-def load_checkpoint(path: Path) -> tuple[Network, dict[str, np.ndarray], dict[str, Any]]:
-    """The network, the trainer's tensors and its state document from a checkpoint file."""
-    tensors, document = modelfile.read(path)
-    if document.get("kind") != CHECKPOINT_KIND or "checkpoint" not in document:
-        raise modelfile.ModelFileError(f"{path} is not a digitnet training checkpoint")
-    net = modelfile.network_from(tensors, document, path)
-    extra = {name: array for name, array in tensors.items() if not name.startswith("layers.")}
-    return net, extra, document
-
+from digitnet.network import Network
+from digitnet.training.checkpoints import checkpoint_path, check_out_path, load_checkpoint, save_checkpoint, write_history
+from digitnet.training.config import TrainConfig
+from digitnet.training.trainer import Trainer
 
 # --------------------------------------------------------------------- the run
 @dataclass
@@ -104,14 +56,12 @@ def run_training(
     """
     from digitnet.datasets import split_validation
 
-    config.validate()
-    check_sizes(config.layers)  # before indexing it: TrainConfig(layers=784) is a ValueError, not a TypeError
     out = check_out_path(out)
     checkpoint = checkpoint_path(out)
-    if config.layers[0] != data.x_train.shape[1] or config.layers[-1] != len(data.class_names):
+    if config.sizes[0] != data.x_train.shape[1] or config.sizes[-1] != len(data.class_names):
         raise ValueError(
             f"layers must start with {data.x_train.shape[1]} inputs and end with "
-            f"{len(data.class_names)} outputs for {data.name}; got {config.layers}"
+            f"{len(data.class_names)} outputs for {data.name}; got {config.sizes}"
         )
     if config.validation_size >= len(data.x_train):
         raise ValueError(f"validation_size must be smaller than the {len(data.x_train)} training images; got {config.validation_size}")
@@ -127,7 +77,7 @@ def run_training(
     if resume:
         if checkpoint.exists():
             saved_net, tensors, document = load_checkpoint(checkpoint)
-            if document.get("training") != config.to_dict():
+            if not _same_settings(document.get("training"), config):
                 raise ValueError(
                     f"{checkpoint} was made with different settings; resume with the same arguments, "
                     "or delete the checkpoint to start again"
@@ -137,15 +87,7 @@ def run_training(
         else:
             say(f"No checkpoint at {checkpoint}: starting from the beginning.")
     net.metadata = {}
-    trainer = Trainer(
-        net, x_train, y_train,
-        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-        optimizer=config.optimizer, loss=config.loss, seed=config.seed,
-        weight_decay=config.weight_decay, dropout=config.dropout, augment=config.augment,
-        schedule=config.schedule,
-        momentum=config.momentum, nesterov=config.nesterov, patience=config.patience,
-        validation=validation, test=(data.x_test, data.y_test),
-    )
+    trainer = Trainer(net, config, x_train, y_train, validation=validation, test=(data.x_test, data.y_test))
     saved_epoch = None  # the epoch of the checkpoint this run has on disk, if any
     if saved is not None:
         trainer.restore_state(*saved)
@@ -200,12 +142,6 @@ def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str,
     return metrics
 
 
-def write_history(out: Path, trainer: Trainer) -> None:
-    json_path, csv_path = history_paths(out)
-    atomic_write_bytes(json_path, json.dumps(trainer.history.to_dict(), indent=1).encode())
-    atomic_write_bytes(csv_path, trainer.history.to_csv().encode())
-
-
 def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
     """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
     from digitnet import datasets
@@ -242,3 +178,11 @@ def last_model() -> Path | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return path if path.is_file() else None
+
+
+def _same_settings(saved: Any, config: TrainConfig) -> bool:
+    """Whether a checkpoint's settings are config's (older files name the sizes "layers")."""
+    try:
+        return isinstance(saved, dict) and TrainConfig.from_dict(saved) == config
+    except (TypeError, ValueError):
+        return False

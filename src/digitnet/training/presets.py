@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from digitnet.training import TrainConfig
+from digitnet.training.config import TrainConfig
 
 PRESETS: dict[str, TrainConfig] = {
     "3b1b": TrainConfig(
-        layers=[784, 16, 16, 10],
+        sizes=[784, 16, 16, 10],
         activation="sigmoid",
         loss="quadratic",
         init="nielsen",
@@ -30,7 +30,7 @@ PRESETS: dict[str, TrainConfig] = {
         epochs=30,
     ),
     "modern": TrainConfig(
-        layers=[784, 16, 16, 10],
+        sizes=[784, 16, 16, 10],
         activation="relu",
         output_activation="softmax",
         loss="cross-entropy",
@@ -43,7 +43,7 @@ PRESETS: dict[str, TrainConfig] = {
         epochs=30,
     ),
     "best": TrainConfig(
-        layers=[784, 800, 800, 10],
+        sizes=[784, 800, 800, 10],
         activation="relu",
         output_activation="softmax",
         loss="cross-entropy",
@@ -64,4 +64,4 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
     config = PRESETS[name]
-    return replace(config, layers=list(config.layers))
+    return replace(config, sizes=list(config.sizes))

@@ -1,0 +1,47 @@
+"""Engines: the same mathematics (digitnet.backprop, digitnet.optimizers), arranged for speed.
+
+A training engine is a plan class with this small interface (ReferencePlan is the model):
+    Plan.supports(net, cost, optimizer, batch_size, dropout) -> bool
+    plan = Plan(net, cost, optimizer, batch_size, dropout)
+    plan.fits(net, cost, optimizer, batch_size, dropout) -> bool     (built for these settings?)
+    plan.run_epoch(x, Y, labels, order, rng, on_batch, report_every) -> (summed loss, correct)
+run_epoch reads the network's weights and the optimizer's state when it starts and leaves them
+updated when it returns (also when interrupted); it uses rng only for dropout masks
+(engines.dropout), so every engine consumes the generator alike.
+
+- reference: the plain per-mini-batch loop; every activation, loss and optimizer.
+- fused:     one epoch with nothing allocated per step, built-in optimizers (engines.fused).
+"auto" takes the first of AUTO_ORDER that supports the settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+PLANS = {"reference": ("digitnet.engines.reference", "ReferencePlan"),
+         "fused": ("digitnet.engines.fused", "FusedPlan")}
+AUTO_ORDER = ("fused", "reference")
+
+
+def plan_class(name: str) -> type:
+    """The plan class of the named engine."""
+    if name not in PLANS:
+        raise ValueError(f"unknown engine {name!r}; expected one of auto, {', '.join(PLANS)}")
+    module, attribute = PLANS[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def choose(engine: str, net, cost, optimizer, batch_size: int, dropout: float) -> type:
+    """The plan class for these settings: the named engine, or with "auto" the first that fits."""
+    if engine == "auto":
+        for name in AUTO_ORDER:
+            plan = plan_class(name)
+            if plan.supports(net, cost, optimizer, batch_size, dropout):
+                return plan
+    plan = plan_class(engine)
+    if not plan.supports(net, cost, optimizer, batch_size, dropout):
+        raise ValueError(
+            f"engine {engine!r} does not support this network or optimizer "
+            f"({type(optimizer).__name__}); use engine='auto' or 'reference'"
+        )
+    return plan
