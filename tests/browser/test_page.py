@@ -46,8 +46,10 @@ def canvas_ink(page, selector: str) -> int:
     )
 
 
-def open_page(browser, url, width=1280, height=900):
+def open_page(browser, url, width=1280, height=900, before_load=None):
     page = browser.new_page(viewport={"width": width, "height": height})
+    if before_load:
+        before_load(page)
     problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None)
@@ -151,5 +153,41 @@ def test_phone_sized_window(browser, app_server, tmp_path):
     page.locator('#net .hit[data-layer="1"][data-index="0"]').click()
     page.wait_for_function("() => document.getElementById('neuron-title').textContent === 'Layer 1, neuron 0'")
     page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    assert problems == []
+    page.close()
+
+
+# A stand-in for the next view (the Learn view will be one more module like it): it imports the
+# page's shared state and event interface and records every prediction it hears about.
+PROBE_VIEW = """
+import { on, state } from "/static/js/state.js";
+window.heard = [];
+on("prediction", () => window.heard.push(state.shown ? state.shown.label : null));
+"""
+
+
+def test_page_is_native_modules_that_a_new_view_can_join(browser, app_server):
+    from digitnet.web.app import STATIC
+
+    served = {}  # module file name -> content type, as the browser received it
+
+    def before_load(page):
+        page.on("response", lambda r: served.__setitem__(r.url.rsplit("/", 1)[1], r.headers.get("content-type", "")) if "/static/js/" in r.url else None)
+        page.route("**/static/js/probe.js", lambda route: route.fulfill(status=200, content_type="text/javascript", body=PROBE_VIEW))
+
+    page, problems = open_page(browser, app_server.url, before_load=before_load)
+    modules = {path.name for path in (STATIC / "js").glob("*.js")}
+    assert set(served) == modules, "every module, and only those, is loaded by the page"
+    assert all(kind.split(";")[0] == "text/javascript" for kind in served.values()), served
+    for name in ["state", "work", "api", "render", "selectNeuron", "buildNetwork", "redrawPad"]:  # not element ids
+        assert page.evaluate(f"typeof {name}") == "undefined", f"{name} leaked into the page's global scope"
+
+    page.add_script_tag(url="/static/js/probe.js", type="module")
+    draw(page, SEVEN)
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    page.wait_for_function("() => window.heard.includes('7')", timeout=5_000)
+    page.click("#clear")
+    page.wait_for_function("() => window.heard[window.heard.length - 1] === null", timeout=5_000)
+    assert page.text_content("#answer") == "–"
     assert problems == []
     page.close()
