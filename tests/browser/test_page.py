@@ -191,3 +191,38 @@ def test_page_is_native_modules_that_a_new_view_can_join(browser, app_server):
     assert page.text_content("#answer") == "–"
     assert problems == []
     page.close()
+
+
+def test_a_finger_stroke_draws_and_does_not_scroll_on_a_phone(browser, app_server):
+    # Real touch input (the Chrome DevTools protocol), on a phone-sized page scrolled a little: the
+    # whole stroke must land on the pad (no pointercancel when the browser takes it for a pan), and
+    # the page must not move.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(app_server.url)
+    page.wait_for_selector("#net .hit")
+    page.evaluate("window.scrollTo(0, 40)")
+    page.wait_for_timeout(200)
+    scrolled = page.evaluate("window.scrollY")
+    box = page.locator("#pad").bounding_box()
+    scale = box["width"] / 280
+    devtools = context.new_cdp_session(page)
+
+    def touch(kind, points):
+        devtools.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": box["x"] + x * scale, "y": box["y"] + y * scale} for x, y in points]})
+
+    path = [(70, 60), (210, 60), (120, 230)]  # a 7: across, then down and to the left
+    touch("touchStart", path[:1])
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        for t in range(1, 13):
+            touch("touchMove", [(x0 + (x1 - x0) * t / 12, y0 + (y1 - y0) * t / 12)])
+    touch("touchEnd", [])
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    end_ink = page.eval_on_selector("#pad", "c => c.getContext('2d').getImageData(110, 220, 20, 20).data.filter((v, i) => i % 4 === 3 && v > 0).length")
+    assert end_ink > 100, "the stroke was cut short before its end"
+    assert page.evaluate("window.scrollY") == scrolled
+    assert problems == []
+    context.close()
