@@ -525,9 +525,43 @@ def test_page_and_assets_are_served_locally(http):
         if ref.startswith("/static/") or ref == "/openapi.json":
             assert http.get(ref).status_code == 200, ref
     # No file of the page loads anything from another host (the SVG namespace is a name, not a load).
-    for path in STATIC.iterdir():
+    files = [path for path in STATIC.rglob("*") if path.is_file()]
+    assert len(files) > 3, files
+    for path in files:
         urls = set(re.findall(r"https?://[^\s\"')]+", path.read_text()))
         assert urls <= {"http://www.w3.org/2000/svg"}, (path.name, urls)
+
+
+JS_IMPORT = re.compile(r'^import .* from "\./([\w-]+\.js)";$', re.MULTILINE)
+SHARED_MODULES = {"state.js", "api.js", "dom.js", "predict.js"}  # what views may import
+
+
+def test_page_modules_are_javascript_and_all_reachable(http):
+    """The page is native ES modules: index.html loads js/main.js as a module, every module is served
+    with a JavaScript MIME type (browsers refuse a module script otherwise), every relative import
+    resolves, every file in js/ is reached from main.js, and views import only the shared modules."""
+    page = http.get("/").text
+    entries = re.findall(r'<script type="module" src="/static/js/([\w-]+\.js)"></script>', page)
+    assert entries == ["main.js"], re.findall(r"<script[^>]*>", page)
+    on_disk = {path.name for path in (STATIC / "js").glob("*.js")}
+    reached, queue = set(), ["main.js"]
+    while queue:
+        name = queue.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        response = http.get(f"/static/js/{name}")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript"}, (name, response.headers["content-type"])
+        assert response.headers["x-content-type-options"] == "nosniff"
+        imports = JS_IMPORT.findall(response.text)
+        assert set(imports) <= on_disk, (name, imports)
+        if name != "main.js":
+            assert set(imports) <= SHARED_MODULES, f"{name} imports a view: {imports}"
+        queue.extend(imports)
+    assert reached == on_disk, f"modules main.js never reaches: {sorted(on_disk - reached)}"
+    for name in on_disk:  # each says what it shows and what it talks to, in a header comment
+        assert (STATIC / "js" / name).read_text().startswith("// "), name
 
 
 def test_openapi_schema_lists_the_api(http):

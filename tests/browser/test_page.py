@@ -46,8 +46,10 @@ def canvas_ink(page, selector: str) -> int:
     )
 
 
-def open_page(browser, url, width=1280, height=900):
+def open_page(browser, url, width=1280, height=900, before_load=None):
     page = browser.new_page(viewport={"width": width, "height": height})
+    if before_load:
+        before_load(page)
     problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None)
@@ -153,3 +155,74 @@ def test_phone_sized_window(browser, app_server, tmp_path):
     page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
     assert problems == []
     page.close()
+
+
+# A stand-in for the next view (the Learn view will be one more module like it): it imports the
+# page's shared state and event interface and records every prediction it hears about.
+PROBE_VIEW = """
+import { on, state } from "/static/js/state.js";
+window.heard = [];
+on("prediction", () => window.heard.push(state.shown ? state.shown.label : null));
+"""
+
+
+def test_page_is_native_modules_that_a_new_view_can_join(browser, app_server):
+    from digitnet.web.app import STATIC
+
+    served = {}  # module file name -> content type, as the browser received it
+
+    def before_load(page):
+        page.on("response", lambda r: served.__setitem__(r.url.rsplit("/", 1)[1], r.headers.get("content-type", "")) if "/static/js/" in r.url else None)
+        page.route("**/static/js/probe.js", lambda route: route.fulfill(status=200, content_type="text/javascript", body=PROBE_VIEW))
+
+    page, problems = open_page(browser, app_server.url, before_load=before_load)
+    modules = {path.name for path in (STATIC / "js").glob("*.js")}
+    assert set(served) == modules, "every module, and only those, is loaded by the page"
+    assert all(kind.split(";")[0] == "text/javascript" for kind in served.values()), served
+    for name in ["state", "work", "api", "render", "selectNeuron", "buildNetwork", "redrawPad"]:  # not element ids
+        assert page.evaluate(f"typeof {name}") == "undefined", f"{name} leaked into the page's global scope"
+
+    page.add_script_tag(url="/static/js/probe.js", type="module")
+    draw(page, SEVEN)
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    page.wait_for_function("() => window.heard.includes('7')", timeout=5_000)
+    page.click("#clear")
+    page.wait_for_function("() => window.heard[window.heard.length - 1] === null", timeout=5_000)
+    assert page.text_content("#answer") == "–"
+    assert problems == []
+    page.close()
+
+
+def test_a_finger_stroke_draws_and_does_not_scroll_on_a_phone(browser, app_server):
+    # Real touch input (the Chrome DevTools protocol), on a phone-sized page scrolled a little: the
+    # whole stroke must land on the pad (no pointercancel when the browser takes it for a pan), and
+    # the page must not move.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(app_server.url)
+    page.wait_for_selector("#net .hit")
+    page.evaluate("window.scrollTo(0, 40)")
+    page.wait_for_timeout(200)
+    scrolled = page.evaluate("window.scrollY")
+    box = page.locator("#pad").bounding_box()
+    scale = box["width"] / 280
+    devtools = context.new_cdp_session(page)
+
+    def touch(kind, points):
+        devtools.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": box["x"] + x * scale, "y": box["y"] + y * scale} for x, y in points]})
+
+    path = [(70, 60), (210, 60), (120, 230)]  # a 7: across, then down and to the left
+    touch("touchStart", path[:1])
+    for (x0, y0), (x1, y1) in zip(path, path[1:]):
+        for t in range(1, 13):
+            touch("touchMove", [(x0 + (x1 - x0) * t / 12, y0 + (y1 - y0) * t / 12)])
+    touch("touchEnd", [])
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    end_ink = page.eval_on_selector("#pad", "c => c.getContext('2d').getImageData(110, 220, 20, 20).data.filter((v, i) => i % 4 === 3 && v > 0).length")
+    assert end_ink > 100, "the stroke was cut short before its end"
+    assert page.evaluate("window.scrollY") == scrolled
+    assert problems == []
+    context.close()

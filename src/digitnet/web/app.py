@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+import mimetypes
 import os
 import threading
 from pathlib import Path
@@ -41,7 +42,10 @@ from digitnet.web.schemas import (
 
 log = logging.getLogger("digitnet.web")
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static"  # index.html, style.css, js/*.js (ES modules)
+# Browsers run a module script only if it is served with a JavaScript MIME type; some systems'
+# tables (the Windows registry) map .js to text/plain, so say the standard one (RFC 9239) here.
+mimetypes.add_type("text/javascript", ".js")
 PRETRAINED = "3b1b.safetensors"
 TOP_CONNECTIONS = 32  # strongest connections listed per neuron and direction
 MAX_SAMPLES = 48
