@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digitnet import fastpath
 from digitnet.activations import get_activation
-from digitnet.augment import check_augment, random_shift
+from digitnet.data.augment import check_augment, random_shift
 from digitnet.losses import get_loss
 from digitnet.layers import check_init
 from digitnet.network import Network, check_dtype, check_inputs, check_sizes, check_targets, make_rng
@@ -67,7 +67,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every field; ValueError naming the field, what was expected and what was got."""
-        from digitnet.datasets import DATASETS
+        from digitnet.data import DATASETS
 
         try:
             check_sizes(self.layers)

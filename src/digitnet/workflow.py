@@ -97,12 +97,12 @@ def run_training(
     on_epoch_start: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> RunResult:
-    """Train config on data (a digitnet.datasets.Dataset), checkpointing after every epoch.
+    """Train config on data (a digitnet.data.Dataset), checkpointing after every epoch.
 
     The last config.validation_size training images are held out for validation (the book's
     convention); the weights best on them are kept. Returns the trained network and metrics.
     """
-    from digitnet.datasets import split_validation
+    from digitnet.data import split_validation
 
     config.validate()
     check_sizes(config.layers)  # before indexing it: TrainConfig(layers=784) is a ValueError, not a TypeError
@@ -208,10 +208,10 @@ def write_history(out: Path, trainer: Trainer) -> None:
 
 def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
     """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
-    from digitnet import datasets
+    from digitnet.data import load as load_dataset
 
     name = name or net.metadata.get("dataset", "mnist")
-    data = datasets.load(name, data_dir=data_dir)
+    data = load_dataset(name, data_dir=data_dir)
     if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
         raise ValueError(
             f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from digitnet.modelfile import load
-    from digitnet.preprocess import PreprocessError, to_mnist
+    from digitnet.data.preprocess import PreprocessError, to_mnist
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1; got {args.top}")

@@ -21,8 +21,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digitnet import inspection, preprocess
+from digitnet import inspection
 from digitnet._version import __version__
+from digitnet.data import preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware
