@@ -50,7 +50,7 @@ def load_data(kind: str, train_size: int, test_size: int | None = None):
     import numpy as np
 
     if kind == "mnist":
-        from digitnet.datasets import load
+        from digitnet.data import load
 
         data = load("mnist")
         x, y, x_test, y_test = data.x_train[:train_size], data.y_train[:train_size], data.x_test, data.y_test
@@ -554,7 +554,7 @@ def parse(argv):
         args.data = "mnist"
         if args.quick:
             try:
-                from digitnet.datasets import load
+                from digitnet.data import load
 
                 load("mnist")
             except Exception:  # noqa: BLE001 - any failure to get MNIST: the smoke run uses random data

@@ -17,7 +17,7 @@ import pytest
 from safetensors import safe_open
 
 import digitnet
-from digitnet import cli, datasets, presets, training, workflow
+from digitnet import cli, data, presets, training, workflow
 from digitnet.commands import train as train_command
 from digitnet.training import TrainConfig, TrainingDiverged
 
@@ -282,7 +282,7 @@ class Slice:
 
 @pytest.fixture(scope="module")
 def mnist():
-    return datasets.load("mnist")
+    return data.load("mnist")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@
     net.predict(x_test)
 """
 
-from digitnet import datasets
+from digitnet import data, datasets  # datasets: the README's name for the data room
 from digitnet._version import __version__
 from digitnet.activations import ACTIVATIONS
 from digitnet.layers import INITS, Dense
@@ -17,7 +17,7 @@ from digitnet.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam, AdamW, Momentu
 from digitnet.training import History, TrainConfig, Trainer, TrainingDiverged, evaluate, train
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "datasets", "AdamW", "Dense", "History", "INITS", "LOSSES", "ModelFileError", "Momentum", "Network",
+    "ACTIVATIONS", "Adam", "data", "datasets", "AdamW", "Dense", "History", "INITS", "LOSSES", "ModelFileError", "Momentum", "Network",
     "OPTIMIZERS", "SCHEDULES", "SGD", "TrainConfig", "Trainer", "TrainingDiverged", "__version__",
     "evaluate", "load", "make_optimizer", "train",
 ]

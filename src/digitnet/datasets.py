@@ -11,5 +11,40 @@ datasets.DATASETS is digitnet.data.DATASETS); a module setting such as the mirro
 changed on its home module, digitnet.data.sources.
 """
 
-from digitnet.data import *  # noqa: F403
-from digitnet.data import __all__  # noqa: F401
+from digitnet.data import (
+    DATASETS,
+    ROLES,
+    Dataset,
+    DatasetError,
+    DatasetSpec,
+    FileStatus,
+    IdxFile,
+    cache_dir,
+    check,
+    dataset_spec,
+    fetch,
+    load,
+    load_split,
+    read_idx,
+    split_validation,
+    write_idx,
+)
+
+__all__ = [
+    "DATASETS",
+    "ROLES",
+    "Dataset",
+    "DatasetError",
+    "DatasetSpec",
+    "FileStatus",
+    "IdxFile",
+    "cache_dir",
+    "check",
+    "dataset_spec",
+    "fetch",
+    "load",
+    "load_split",
+    "read_idx",
+    "split_validation",
+    "write_idx",
+]

@@ -36,7 +36,7 @@ FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "digitnet"
 
-# What every model trained on MNIST-style data expects (see digitnet.preprocess).
+# What every model trained on MNIST-style data expects (see digitnet.data.preprocess).
 MNIST_PREPROCESSING = {
     "input_shape": [28, 28],
     "flatten": "row-major, 784 values",

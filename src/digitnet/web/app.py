@@ -1,6 +1,6 @@
 """The FastAPI app: one page (static files, no CDN) and a JSON API under /api.
 
-Routes only translate between HTTP and the library: preprocessing is digitnet.preprocess,
+Routes only translate between HTTP and the library: preprocessing is digitnet.data.preprocess,
 activations are Network/inspection, pictures of neurons are digitnet.inspection. The served
 network is never modified: edited predictions run on a copy made for that request.
 """
