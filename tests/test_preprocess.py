@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw
 
-from digitnet.data import DatasetError, load_split, preprocess
+import digitnet.data.images
+from digitnet.data import DatasetError, load_split
 from digitnet.data.preprocess import PreprocessError, from_pixels, load_image, prepare, to_mnist
 
 # Same digit, different picture: at most this mean |difference| per pixel and at least this
@@ -514,7 +515,7 @@ def test_decompression_bomb_refused_before_decoding(tmp_path, width, height, mat
 
 
 def test_size_limit_applies_to_images_and_arrays(monkeypatch):
-    monkeypatch.setattr(preprocess, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(digitnet.data.images, "MAX_PIXELS", 100 * 100)
     with pytest.raises(PreprocessError, match="more than the 0.01 megapixel limit"):
         to_mnist(coverage("7", canvas=(101, 100), supersample=1))
     with pytest.raises(PreprocessError, match="more than the 0.01 megapixel limit"):

@@ -2,7 +2,7 @@
 
 The README's `digitnet.preprocess.to_mnist(path)` keeps working: any image -> the (28, 28)
 float32 MNIST digit it shows. New code imports digitnet.data.preprocess (or digitnet.data).
-The names here are the same objects; a setting such as MAX_PIXELS is changed on the home module.
+The names here are the same objects; MAX_PIXELS, the size limit, is set on digitnet.data.images.
 """
 
 from digitnet.data.preprocess import *  # noqa: F403

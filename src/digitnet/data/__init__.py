@@ -14,6 +14,7 @@ Its files, lowest first; each imports only files above it:
     cache.py       the cache folder, and a fetch storing verified files into it
     sources.py     the chain: data folder, cache, system folders, web mirrors, npm
     datasets.py    DATASETS, load, load_split, split_validation, check (`digitnet data info`)
+    images.py      opening image files safely (formats, size limit, EXIF orientation)
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
     augment.py     random shifts of training images
 

@@ -26,8 +26,8 @@ at the centre. `to_mnist` repeats that on any picture:
 
 `to_mnist(image).reshape(1, 784)` is the network input for one image; `prepare(images)` stacks
 many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-like (the web app's
-28×28 grid). `load_image` opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely: the
-size is checked against MAX_PIXELS from the header, before any pixel is decoded.
+28×28 grid). `load_image` (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and
+WebP files safely: the size is checked against MAX_PIXELS from the header, before decoding.
 
 Known limits: very thick or very thin strokes still differ from MNIST's pen; stray marks and
 dust far from the digit enlarge the bounding box (crop the photo first); uneven lighting in a
@@ -36,16 +36,25 @@ photo is not corrected.
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import warnings
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
+
+# Opening files lives in digitnet.data.images; its public names are part of this API too.
+from digitnet.data.images import (
+    IMAGE_FORMATS,
+    MAX_PIXELS,
+    ImageSource,
+    PreprocessError,
+    check_size,
+    load_image,
+    source_name,
+)
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -57,9 +66,6 @@ __all__ = [
     "to_mnist",
 ]
 
-IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow's names; other decoders stay off
-MAX_PIXELS = 40_000_000  # width × height above this is refused before decoding (bomb guard)
-
 SIZE = 28  # the MNIST field
 BOX = 20  # the longer side of the digit's bounding box inside it
 CENTRE = 14.0  # target centre of mass (row, column), measured on MNIST; see the module docstring
@@ -67,98 +73,10 @@ NOISE_FLOOR = 0.15  # ink below this fraction of the peak is background (JPEG no
 MIN_CONTRAST = 0.1  # peak ink below this (0 = background colour, 1 = black vs white) is blank
 WORK_SIDE = 2048  # larger images are box-reduced by a whole factor first: fast, no accuracy loss
 
-_EXPECTED_FILE = "expected an image file (PNG, JPEG, BMP, GIF or WebP)"
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
-
-class PreprocessError(ValueError):
-    """An image that cannot be turned into an MNIST digit: unreadable, too large, or blank."""
-
-
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 ImageLike = ImageSource | Image.Image | NDArray[Any]
 Pixels = tuple[NDArray[np.float32], NDArray[np.float32] | None, int]  # colour, alpha, factor
-
-
-# --------------------------------------------------------------------------- loading files
-
-
-def load_image(source: ImageSource) -> Image.Image:
-    """Open and decode an image file: the first frame, upright (EXIF orientation applied).
-
-    source: a path (str or os.PathLike), the file's bytes, or a binary file object.
-    Returns a fully decoded PIL image in the file's own mode (L, RGB, RGBA, P, 1, I;16, ...).
-    Raises PreprocessError naming the file if it is missing, not a PNG/JPEG/BMP/GIF/WebP image,
-    truncated or corrupt, or larger than MAX_PIXELS (checked from the header, before decoding).
-    """
-    name = _source_name(source)
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            file = open(source, "rb")  # closed below, once decoded
-        except FileNotFoundError:
-            raise PreprocessError(f"{name}: no such file; {_EXPECTED_FILE}") from None
-        except IsADirectoryError:
-            raise PreprocessError(f"{name} is a directory; {_EXPECTED_FILE}") from None
-        except OSError as err:
-            raise PreprocessError(f"cannot open {name}: {err.strerror or err}") from err
-        with file:
-            return _decode(file, name)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(io.BytesIO(source), name)
-    if isinstance(source, io.TextIOBase):
-        raise PreprocessError(f"{name} is open in text mode; open image files with mode 'rb'")
-    if hasattr(source, "read"):
-        return _decode(source, name)
-    raise TypeError(
-        f"expected a path, bytes or a binary file object; got {type(source).__name__}"
-    )
-
-
-def _decode(file: BinaryIO, name: str) -> Image.Image:
-    try:
-        # Pillow warns at MAX_IMAGE_PIXELS (89 M) and raises at twice that; both mean "refuse",
-        # whatever the caller's warning filters. (catch_warnings is process-wide, so threads
-        # may race on it; the real guard is _check_size, whose MAX_PIXELS is lower.)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file, formats=IMAGE_FORMATS) as image:
-                _check_size(image.size, name)  # only the header has been read so far
-                image.load()
-                return ImageOps.exif_transpose(image)  # a decoded copy, independent of file
-    except (PreprocessError, MemoryError):
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
-        raise PreprocessError(f"{name} is too large to decode safely: {err}") from err
-    except UnidentifiedImageError:
-        raise PreprocessError(f"cannot read {name}: {_EXPECTED_FILE}") from None
-    except Exception as err:  # any decoder failure (many types) means a bad file
-        raise PreprocessError(
-            f"cannot decode {name}: the file is truncated or corrupt ({err}); {_EXPECTED_FILE}"
-        ) from err
-
-
-def _check_size(size: tuple[int, int], name: str) -> None:
-    width, height = size
-    if width < 1 or height < 1:
-        raise PreprocessError(f"{name} is empty ({width}x{height} pixels)")
-    if width * height > MAX_PIXELS:
-        raise PreprocessError(
-            f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels, more than "
-            f"the {MAX_PIXELS / 1e6:g} megapixel limit (MAX_PIXELS); refusing to decode it"
-        )
-
-
-def _source_name(source: object) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return os.fsdecode(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"the image bytes ({len(source)} bytes)"
-    if isinstance(source, Image.Image):
-        return f"the {source.width}x{source.height} {source.mode} image"
-    if isinstance(source, np.ndarray):
-        return f"the {source.dtype} array of shape {source.shape}"
-    name = getattr(source, "name", None)
-    return os.fsdecode(name) if isinstance(name, (str, bytes)) else "the image file object"
 
 
 # --------------------------------------------------------------------------- pixels
@@ -186,7 +104,7 @@ def _reduction(width: int, height: int) -> int:
 
 
 def _pixels_from_pil(image: Image.Image, name: str) -> Pixels:
-    _check_size(image.size, name)
+    check_size(image.size, name)
     factor = _reduction(*image.size)
     if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey
         grey = np.asarray(image, dtype=np.float32)  # (h, w)
@@ -243,7 +161,7 @@ def _pixels_from_array(array: NDArray[Any], name: str) -> Pixels:
             f"got {array.shape}{hint}"
         )
     height, width = array.shape[:2]
-    _check_size((width, height), name)
+    check_size((width, height), name)
     if array.dtype == np.bool_:
         values = array.astype(np.float32)
     elif np.issubdtype(array.dtype, np.integer):
@@ -307,7 +225,7 @@ def to_mnist(
     offset (x, y) of the 20 px box in the 28×28 field, and center_of_mass (x, y) in it.
     Raises PreprocessError for unreadable files, bad arrays, and images with no ink.
     """
-    name = _source_name(image)
+    name = source_name(image)
     colour, alpha, factor = _pixels(image, name)
     height, width = colour.shape[:2]
     ink, polarity, background = _find_ink(colour, alpha)  # (h, w) in [0, 1]
