@@ -48,6 +48,12 @@ __all__ = [
 
 SPLITS = ("train", "test")
 
+
+# ---------------------------------------------------------------------------------------------
+# The registry: one DatasetSpec per dataset (adding a dataset of 28×28 IDX files is one entry)
+# ---------------------------------------------------------------------------------------------
+
+
 def _files(checksums: Mapping[str, str]) -> tuple[IdxFile, ...]:
     # MNIST and Fashion-MNIST share names and sizes: 60,000 + 10,000 images of 28×28 uint8.
     names = {
@@ -132,6 +138,11 @@ def fetch(
     raises DatasetError listing each source and why it failed.
     """
     return sources.find(dataset_spec(name), data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and splitting
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -233,6 +244,11 @@ def split_validation(
         )
     cut = len(x) - int(size)
     return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking what is there (for `digitnet data info`)
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

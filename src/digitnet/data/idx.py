@@ -63,9 +63,7 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
     """
     path = Path(path)
     with open(path, "rb") as file:
-        compressed = file.read(2) == _GZIP_MAGIC
-        file.seek(0)
-        if not compressed:
+        if not _is_gzip(file):
             return _read_idx_stream(file, path, os.fstat(file.fileno()).st_size, max_bytes)
         try:
             with gzip.GzipFile(fileobj=file, mode="rb") as stream:
@@ -185,6 +183,11 @@ def write_idx(path: str | os.PathLike[str], array: NDArray[Any]) -> None:
 
 def open_decompressed(file: IO[bytes]) -> IO[bytes]:
     """The decompressed content of an open binary file: gzip detected from its first bytes."""
+    return gzip.GzipFile(fileobj=file, mode="rb") if _is_gzip(file) else file
+
+
+def _is_gzip(file: IO[bytes]) -> bool:
+    """Whether the file starts with gzip's magic bytes; the file is left at its start."""
     compressed = file.read(2) == _GZIP_MAGIC
     file.seek(0)
-    return gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
+    return compressed
