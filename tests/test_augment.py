@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digitnet.augment import check_augment, random_shift
+from digitnet.data.augment import check_augment, random_shift
 
 
 def test_each_image_is_its_original_moved_by_at_most_two_pixels():

@@ -1,6 +1,6 @@
 """Tests for `digitnet data fetch|info`, through digitnet.cli.main and once as a subprocess.
 
-A tiny fake dataset ("tiny": 3 classes, 4×4 images) is registered in datasets.DATASETS for
+A tiny fake dataset ("tiny": 3 classes, 4×4 images) is registered in digitnet.data.DATASETS for
 the duration of a test, so every path runs on files the tests write themselves.
 """
 
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitnet import cli, datasets
-from digitnet.datasets import DatasetSpec, IdxFile
+from digitnet import cli
+from digitnet.data import DATASETS, ROLES, DatasetSpec, IdxFile, cache_dir, read_idx, write_idx
 
 # Captured at import, before the per-test isolation, for the one test that uses the real ones.
 REAL_PATH = os.environ.get("PATH", os.defpath)
-REAL_CACHE_HOME = datasets.cache_dir("mnist").parent.parent
+REAL_CACHE_HOME = cache_dir("mnist").parent.parent
 
 FILENAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -55,14 +55,14 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }
     folder = tmp_path / "tiny-data"
     files = []
-    for role in datasets.ROLES:
-        datasets.write_idx(folder / (FILENAMES[role] + ".gz"), arrays[role])
-        raw = datasets.read_idx(folder / (FILENAMES[role] + ".gz"))
+    for role in ROLES:
+        write_idx(folder / (FILENAMES[role] + ".gz"), arrays[role])
+        raw = read_idx(folder / (FILENAMES[role] + ".gz"))
         data = bytes([0, 0, 8, raw.ndim]) + b"".join(d.to_bytes(4, "big") for d in raw.shape)
         data += raw.tobytes()
         files.append(IdxFile(role, FILENAMES[role], len(data), hashlib.sha256(data).hexdigest()))
     spec = DatasetSpec(name="tiny", class_names=("zero", "one", "two"), files=tuple(files))
-    monkeypatch.setitem(datasets.DATASETS, "tiny", spec)
+    monkeypatch.setitem(DATASETS, "tiny", spec)
     return folder
 
 
@@ -104,8 +104,8 @@ def test_fetch_mnist_offline_names_every_source(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DIGITNET_MIRRORS")  # the real mirrors: unreachable here, or not
-    offline = dataclasses.replace(datasets.DATASETS["mnist"], mirrors=("http://127.0.0.1:9/",))
-    monkeypatch.setitem(datasets.DATASETS, "mnist", offline)
+    offline = dataclasses.replace(DATASETS["mnist"], mirrors=("http://127.0.0.1:9/",))
+    monkeypatch.setitem(DATASETS, "mnist", offline)
     code, out, err = run(["data", "fetch", "mnist"], capsys)
     assert code == 1
     assert_one_clean_error_line(
@@ -132,8 +132,8 @@ def test_info_after_fetch_reads_the_cache(
     tiny: Path, isolated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A system folder stands in for a source that copies into the cache.
-    spec = dataclasses.replace(datasets.DATASETS["tiny"], system_dirs=(str(tiny),))
-    monkeypatch.setitem(datasets.DATASETS, "tiny", spec)
+    spec = dataclasses.replace(DATASETS["tiny"], system_dirs=(str(tiny),))
+    monkeypatch.setitem(DATASETS, "tiny", spec)
     assert run(["data", "fetch", "tiny"], capsys)[0] == 0
     code, out, _ = run(["data", "info", "tiny"], capsys)
     assert code == 0

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from digitnet import datasets
+from digitnet import data
 from digitnet.training import run as workflow
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ raise SystemExit(main(sys.argv[1:]))
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory) -> dict[str, str]:
-    datasets.load("mnist")  # cached before any subprocess needs it (fetched here if not)
+    data.load("mnist")  # cached before any subprocess needs it (fetched here if not)
     env = dict(os.environ)
     env["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     env["COLUMNS"] = "200"

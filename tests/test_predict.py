@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 import digitnet
-from digitnet import cli, datasets
-from digitnet.preprocess import to_mnist
+from digitnet import cli
+from digitnet.data import load_split
+from digitnet.data.preprocess import to_mnist
 
 MODEL = Path(digitnet.__file__).parent / "pretrained" / "3b1b.safetensors"
 SCHEMES = ("white-on-black", "black-on-white", "transparent", "coloured")
@@ -24,8 +25,7 @@ PAPER_COLOUR = np.array([250, 240, 180], dtype=np.float32)  # ... on light yello
 
 @pytest.fixture(scope="module")
 def mnist_test():
-    data = datasets.load("mnist")
-    return data.x_test, data.y_test
+    return load_split("mnist", "test")  # x (10000, 784) float32 in [0, 1], y (10000,) int64
 
 
 @pytest.fixture(scope="module")

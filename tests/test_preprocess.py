@@ -1,4 +1,4 @@
-"""digitnet.preprocess: any picture of a digit becomes the 28×28 MNIST digit it shows.
+"""digitnet.data.preprocess: any picture of a digit becomes the 28×28 MNIST digit it shows.
 
 The test draws its own digits (Pillow strokes, anti-aliased by 4× supersampling). The clean
 reference is a white digit on a black 280×280 canvas; every variant (moved, large, small,
@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw
 
-from digitnet import preprocess
-from digitnet.preprocess import PreprocessError, from_pixels, load_image, prepare, to_mnist
+import digitnet.data.images
+from digitnet.data import DatasetError, load_split
+from digitnet.data.preprocess import PreprocessError, from_pixels, load_image, prepare, to_mnist
 
 # Same digit, different picture: at most this mean |difference| per pixel and at least this
 # correlation. Most variants differ by < 0.01 (the worst, a 25 px glyph on a 36×36 canvas,
@@ -341,12 +342,11 @@ def test_does_not_modify_the_callers_array():
 @pytest.fixture(scope="module")
 def mnist_test_images():
     """The first 1000 real MNIST test digits (1000, 28, 28) in [0, 1], if cached locally."""
-    datasets = pytest.importorskip("digitnet.datasets", reason="digitnet.datasets not built yet")
-    # check() looks only on this machine (no download) and verifies the SHA-256.
-    status = {s.idx_file.role: s for s in datasets.check("mnist")}["test_images"]
-    if not status.ok:
-        pytest.skip(f"MNIST test images not cached ({status.problem}); `digitnet data fetch mnist`")
-    return datasets.read_idx(status.path)[:1000].astype(np.float32) / 255
+    try:
+        x, _ = load_split("mnist", "test", download=False)  # (10000, 784) = pixels / 255
+    except DatasetError as error:
+        pytest.skip(f"MNIST test images not on this machine: {str(error).splitlines()[0]}")
+    return x[:1000].reshape(1000, 28, 28)
 
 
 def test_real_mnist_digits_barely_change(mnist_test_images):
@@ -515,7 +515,7 @@ def test_decompression_bomb_refused_before_decoding(tmp_path, width, height, mat
 
 
 def test_size_limit_applies_to_images_and_arrays(monkeypatch):
-    monkeypatch.setattr(preprocess, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(digitnet.data.images, "MAX_PIXELS", 100 * 100)
     with pytest.raises(PreprocessError, match="more than the 0.01 megapixel limit"):
         to_mnist(coverage("7", canvas=(101, 100), supersample=1))
     with pytest.raises(PreprocessError, match="more than the 0.01 megapixel limit"):

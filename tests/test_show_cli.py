@@ -19,14 +19,14 @@ pytest.importorskip("matplotlib")
 
 import digitnet as dn
 import digitnet  # noqa: E402
-from digitnet import cli, datasets, plots  # noqa: E402
+from digitnet import cli, data, plots  # noqa: E402
 
 DPI = 40
 
 
 @pytest.fixture(scope="module")
 def mnist():
-    return datasets.load("mnist")
+    return data.load("mnist")
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_inspect_with_the_test_set(model, capsys):
     assert run("inspect", model) == 0
     out = capsys.readouterr().out
     net = digitnet.load(model)
-    accuracy = float((net.predict(datasets.load("mnist").x_test) == datasets.load("mnist").y_test).mean())
+    accuracy = float((net.predict(data.load("mnist").x_test) == data.load("mnist").y_test).mean())
     assert f"test accuracy {accuracy:.2%}" in out
     assert "saturated" in out
 

@@ -27,7 +27,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 import digitnet as dn
-from digitnet import cli, datasets, inspection, preprocess
+from digitnet import cli, inspection
+from digitnet.data import DatasetError, check, load_split, preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import choose_model, create_app, pretrained_path
@@ -470,7 +471,7 @@ def test_a_bug_is_a_json_500_and_the_server_lives_on(net, monkeypatch):
 
 def mnist_available() -> bool:
     try:
-        return all(status.ok for status in datasets.check("mnist"))
+        return all(status.ok for status in check("mnist"))
     except ValueError:
         return False
 
@@ -497,7 +498,10 @@ def test_samples_are_test_digits_with_the_model_verdict(http, net):
 
 
 def test_samples_when_mnist_is_missing(tmp_path, monkeypatch, net):
-    monkeypatch.setenv("DIGITNET_DATA", str(tmp_path))  # an empty data folder: nothing to find
+    # An empty data folder and an empty cache: nothing on this machine, and no download either.
+    monkeypatch.setenv("DIGITNET_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("DIGITNET_MIRRORS", "http://127.0.0.1:9/never-asked/")
     with BackgroundServer(create_app(net.copy())) as running, httpx.Client(base_url=running.url) as client:
         body = client.get("/api/samples").json()
         assert body["available"] is False
@@ -614,12 +618,12 @@ def test_pretrained_model_is_shipped_and_loads():
 def test_pretrained_model_scores_its_recorded_accuracy_on_mnist():
     net = load(pretrained_path())
     try:
-        data = datasets.load("mnist")
-    except datasets.DatasetError as error:
+        x_test, y_test = load_split("mnist", "test")
+    except DatasetError as error:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"MNIST is not available here: {error}")
-    accuracy = float(np.mean(net.predict(data.x_test) == data.y_test))
+    accuracy = float(np.mean(net.predict(x_test) == y_test))
     # Exactly the recorded number, up to one test image of floating-point leeway across BLAS builds.
     assert accuracy == pytest.approx(net.metadata["metrics"]["test_accuracy"], abs=1e-4)
 

@@ -17,7 +17,7 @@ import pytest
 from safetensors import safe_open
 
 import digitnet
-from digitnet import cli, datasets, training
+from digitnet import cli, data, training
 from digitnet.training import presets
 from digitnet.training import run as workflow
 from digitnet.commands import train as train_command
@@ -287,7 +287,7 @@ class Slice:
 
 @pytest.fixture(scope="module")
 def mnist():
-    return datasets.load("mnist")
+    return data.load("mnist")
 
 
 @pytest.fixture(scope="module")

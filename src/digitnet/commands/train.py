@@ -139,13 +139,13 @@ def parse_layers(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from digitnet import datasets
+    from digitnet.data import load as load_dataset
     from digitnet.training.run import run_training
 
     config, preset_name = config_from_args(args)
     out = Path(args.out or f"models/{preset_name}.safetensors")
     console = Console(highlight=False, soft_wrap=True)
-    data = datasets.load(config.dataset, data_dir=args.data_dir)
+    data = load_dataset(config.dataset, data_dir=args.data_dir)
     net_description = "-".join(map(str, config.sizes))
     console.print(
         f"Training {net_description} ({config.activation}"

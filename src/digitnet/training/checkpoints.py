@@ -3,7 +3,7 @@
     models/3b1b.checkpoint.safetensors   after every epoch: weights, optimizer state, generator
                                           state, epoch and history (for --resume)
     models/3b1b.history.json / .csv      per-epoch loss and accuracies
-Written under a temporary name and renamed (digitnet._files), so a run killed at any moment
+Written under a temporary name and renamed (digitnet.files), so a run killed at any moment
 leaves the last complete checkpoint.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from digitnet import modelfile
-from digitnet._files import atomic_write_bytes
+from digitnet.files import atomic_write_bytes
 from digitnet.network import Network
 from digitnet.training.config import TrainConfig
 from digitnet.training.trainer import Trainer

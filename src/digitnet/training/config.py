@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from digitnet.activations import ACTIVATIONS, get_activation
-from digitnet.augment import AUGMENTATIONS
+from digitnet.data.augment import AUGMENTATIONS
 from digitnet.checks import (
     DTYPES,
     check_bool,
@@ -25,7 +25,7 @@ from digitnet.checks import (
     check_sizes,
     make_rng,
 )
-from digitnet.datasets import DATASETS
+from digitnet.data.datasets import DATASETS
 from digitnet.layers import INITS
 from digitnet.losses import LOSSES, get_loss
 from digitnet.network import Network

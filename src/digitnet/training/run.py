@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from digitnet import modelfile
-from digitnet._files import atomic_write_bytes
+from digitnet.files import atomic_write_bytes
 from digitnet.network import Network
 from digitnet.training.checkpoints import checkpoint_path, check_out_path, load_checkpoint, save_checkpoint, write_history
 from digitnet.training.config import TrainConfig
@@ -49,12 +49,12 @@ def run_training(
     on_epoch_start: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> RunResult:
-    """Train config on data (a digitnet.datasets.Dataset), checkpointing after every epoch.
+    """Train config on data (a digitnet.data.Dataset), checkpointing after every epoch.
 
     The last config.validation_size training images are held out for validation (the book's
     convention); the weights best on them are kept. Returns the trained network and metrics.
     """
-    from digitnet.datasets import split_validation
+    from digitnet.data import split_validation
 
     out = check_out_path(out)
     checkpoint = checkpoint_path(out)
@@ -144,10 +144,10 @@ def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str,
 
 def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
     """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
-    from digitnet import datasets
+    from digitnet.data import load as load_dataset
 
     name = name or net.metadata.get("dataset", "mnist")
-    data = datasets.load(name, data_dir=data_dir)
+    data = load_dataset(name, data_dir=data_dir)
     if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
         raise ValueError(
             f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "

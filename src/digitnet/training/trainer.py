@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
-from digitnet.augment import random_shift
+from digitnet.data.augment import random_shift
 from digitnet.checks import check_inputs, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network

@@ -5,7 +5,7 @@
 
 `digitnet serve` runs it with uvicorn on 127.0.0.1:8000. The page (static/, no CDN, no build
 step) and the JSON API under /api (schema at /openapi.json) only show the library's numbers:
-preprocessing is digitnet.preprocess, neurons and activations are digitnet.inspection.
+preprocessing is digitnet.data.preprocess, neurons and activations are digitnet.inspection.
 Needs the `web` extra: pip install 'digitnet[web]'.
 """
 

@@ -1,6 +1,6 @@
 """The FastAPI app: one page (static files, no CDN) and a JSON API under /api.
 
-Routes only translate between HTTP and the library: preprocessing is digitnet.preprocess,
+Routes only translate between HTTP and the library: preprocessing is digitnet.data.preprocess,
 activations are Network/inspection, pictures of neurons are digitnet.inspection. The served
 network is never modified: edited predictions run on a copy made for that request.
 """
@@ -22,8 +22,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digitnet import inspection, preprocess
+from digitnet import inspection
 from digitnet._version import __version__
+from digitnet.data import preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware

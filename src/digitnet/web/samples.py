@@ -1,8 +1,8 @@
 """Test-set digits for the page: some the model gets right, some it gets confidently wrong.
 
-Only files already on this machine are used (digitnet.datasets.check: the data folder, the cache,
-system folders): the server never starts a download. When the test set is not there, the page
-says so and keeps working without samples.
+The test set comes from the data room, digitnet.data.load_split(..., download=False): only files
+already on this machine (the data folder, the cache, system folders), so the server never starts
+a download. When the test set is not there, the page says so and keeps working without samples.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet import datasets, inspection
+from digitnet import data, inspection
 from digitnet.network import Network
 
 MAX_MISTAKES = 100  # the most confident mistakes kept to choose from
@@ -51,17 +51,10 @@ class SampleSource:
 
     def _read(self) -> TestSet:
         try:
-            statuses = {status.idx_file.role: status for status in datasets.check(self.dataset)}
-        except ValueError as error:  # an unknown dataset name in the model's metadata
-            raise ValueError(f"no test set for dataset {self.dataset!r} ({error})") from None
-        images, labels = statuses["test_images"], statuses["test_labels"]
-        if not (images.ok and labels.ok):
-            raise ValueError(
-                f"it is not on this machine (run `digitnet data fetch {self.dataset}` to get it)"
-            )
-        x = datasets.read_idx(images.path)  # (n, 28, 28) uint8
-        y = datasets.read_idx(labels.path).astype(np.int64)  # (n,)
-        x = x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)  # (n, 784), as datasets.load
+            x, y = data.load_split(self.dataset, "test", download=False)  # (n, 784), (n,)
+        except data.DatasetError as error:  # not here, damaged, or a dataset name we do not know
+            # Its first line says what is missing or wrong; the rest lists where it looked.
+            raise ValueError(str(error).splitlines()[0]) from None
         if x.shape[1] != self.net.num_inputs or int(y.max()) >= self.net.num_outputs:
             raise ValueError(
                 f"its images have {x.shape[1]} pixels and {int(y.max()) + 1} classes; the model takes "

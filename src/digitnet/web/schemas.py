@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator
 
-from digitnet.preprocess import PreprocessError, from_pixels
+from digitnet.data.preprocess import PreprocessError, from_pixels
 
 MAX_EDITS = 256  # more edited neurons than any page shows at once
 BIAS_RANGE = 1000.0  # |bias| above this only saturates every neuron; refused to keep numbers sane
@@ -23,7 +23,7 @@ NAMES = {str: "strings", bool: "booleans", list: "nested arrays", dict: "objects
 
 
 def _check_pixels(value: Any, handler: Any, info: ValidationInfo) -> np.ndarray:
-    """784 numbers in [0, 1], flat or 28×28 -> a (28, 28) float32 array (preprocess.from_pixels)."""
+    """784 numbers in [0, 1], flat or 28×28 -> a (28, 28) float32 array (data.preprocess.from_pixels)."""
     if not isinstance(value, list):
         raise ValueError(f"pixels must be a JSON array of 784 numbers in [0, 1]; got {type(value).__name__}")
     # JSON numbers only: from_pixels would read true/false as 1/0. set(map(type, ...)) is C-fast.
@@ -89,7 +89,7 @@ class Prediction(BaseModel):
 
 class ImagePrediction(Prediction):
     input: Grid = Field(description="the 28×28 image the network received, after MNIST-style preprocessing")
-    preprocessing: dict[str, Any] = Field(description="what preprocessing did (digitnet.preprocess.to_mnist info)")
+    preprocessing: dict[str, Any] = Field(description="what preprocessing did (digitnet.data.preprocess.to_mnist info)")
 
 
 class LayerInfo(BaseModel):
