@@ -265,7 +265,7 @@ def test_live_progress_on_a_terminal(tmp_path):
 
     from rich.console import Console
 
-    from digitnet.commands.train import _ProgressDisplay
+    from digitnet.commands.train import ProgressDisplay
     from digitnet.training import TrainConfig
     from digitnet.training.run import run_training
 
@@ -284,7 +284,7 @@ def test_live_progress_on_a_terminal(tmp_path):
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=150, highlight=False, soft_wrap=True)
     config = TrainConfig(sizes=[784, 8, 10], epochs=2, validation_size=100, batch_size=10)
-    with _ProgressDisplay(console) as display:
+    with ProgressDisplay(console) as display:
         run_training(config, data, tmp_path / "m.safetensors", say=console.print, on_batch=display.on_batch,
                      on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch)
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # without terminal escapes

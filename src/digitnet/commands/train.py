@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         f"on {data.name}: {len(data.x_train) - config.validation_size} training, "
         f"{config.validation_size} validation, {len(data.x_test)} test images."
     )
-    with _ProgressDisplay(console) as display:
+    with ProgressDisplay(console) as display:
         result = run_training(
             config, data, out, resume=args.resume, say=console.print,
             on_batch=display.on_batch, on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch,
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressDisplay:
+class ProgressDisplay:
     """A rich progress bar per epoch (loss, examples/s) and one summary line per epoch."""
 
     def __init__(self, console) -> None:
