@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NOTEBOOK_STAMP := $(VENV)/.notebook-installed
 
-.PHONY: run test bench system-deps clean
+.PHONY: run test bench tour system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,18 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[notebook]'
+	touch $(NOTEBOOK_STAMP)
+
+# The guided tour in JupyterLab. On a machine without a browser:
+#   make tour JUPYTER_ARGS=--no-browser     (then open the http://127.0.0.1:8888/lab?token=... it prints)
+# Jupyter refuses to run as root unless told; as root (containers, CI machines) it is told.
+JUPYTER_ARGS ?=
+tour: $(NOTEBOOK_STAMP)
+	$(BIN)/digitnet data fetch mnist
+	$(BIN)/jupyter lab notebooks/tour.ipynb $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
