@@ -79,7 +79,7 @@ def pictures(notebook) -> dict[str, bytes]:
 
 
 def compact(png: bytes) -> bytes:
-    """The PNG re-encoded with a 256-colour palette, as digitnet.plots.save_figure stores its
+    """The PNG re-encoded with a 256-colour palette, as digitnet.inspection.plots.save_figure stores its
     pictures: a fraction of the size, and these flat-coloured pictures look the same."""
     from PIL import Image
 

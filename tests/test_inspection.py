@@ -6,10 +6,15 @@ gradient to the input is checked against float64 central differences, as STYLE.m
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from digitnet import Network, inspection, metrics
+from digitnet import Network, inspection
+from digitnet.inspection import metrics
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0.0, 1.0, size=(40, 784)).astype(np.float32)  # (40, 784) noise "images"
@@ -343,3 +348,24 @@ def test_functions_do_not_modify_the_network(net):
     for old, new in zip(before, net.parameters()):
         np.testing.assert_array_equal(old, new)
 
+
+# --------------------------------------------------------------------------- the package
+
+
+def test_the_documented_names_are_one_package_that_draws_nothing():
+    # The README's digitnet.inspection.X names all come from the numbers modules of one folder,
+    # and importing them pulls in no matplotlib (NumPy only; the pictures are inspection.plots).
+    code = (
+        "import json, sys, digitnet.inspection as i\n"
+        "names = ['weight_image', 'neuron_picture', 'maximize_activation', 'activation_trace', 'top_activating',\n"
+        "         'layer_statistics', 'confident_mistakes', 'parameter_counts', 'confusion_matrix',\n"
+        "         'input_gradient', 'layer_outputs', 'strongest_connections', 'check_layer', 'check_neuron']\n"
+        "print(json.dumps(sorted({getattr(i, n).__module__ for n in names})))\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    modules, matplotlib_loaded = result.stdout.split("\n")[:2]
+    expected = ["activations", "diagnostics", "mistakes", "neurons", "numbering"]
+    assert json.loads(modules) == [f"digitnet.inspection.{name}" for name in expected]
+    assert matplotlib_loaded == "False"

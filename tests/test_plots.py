@@ -1,4 +1,4 @@
-"""Tests for digitnet.plots: every picture is drawn, saved at the expected size, and not blank.
+"""Tests for digitnet.inspection.plots: every picture is drawn, saved at the expected size, and not blank.
 
 Pictures come from small random networks and noise images, so no dataset is needed. Each
 saved PNG is opened with Pillow: its size must be figsize × dpi and it must hold more than a
@@ -16,7 +16,8 @@ from PIL import Image
 
 pytest.importorskip("matplotlib")
 
-from digitnet import Network, plots  # noqa: E402
+from digitnet import Network  # noqa: E402
+from digitnet.inspection import plots  # noqa: E402
 from digitnet.training import History  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -216,10 +217,20 @@ def test_drawing_never_imports_pyplot():
     # Figures are built without pyplot: no global state, no GUI backend, safe in a server.
     code = (
         "import sys, numpy as np\n"
-        "from digitnet import Network, plots\n"
+        "from digitnet import Network\n"
+        "from digitnet.inspection import plots\n"
         "plots.activations_figure(Network([784, 3, 2], seed=0), np.zeros(784, dtype=np.float32))\n"
         "print('matplotlib.pyplot' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_old_name_digitnet_plots_gives_the_same_functions():
+    # The README's code layout names `plots`: scripts importing digitnet.plots keep working.
+    import digitnet.plots
+
+    assert digitnet.plots.__all__ == plots.__all__
+    for name in plots.__all__:
+        assert getattr(digitnet.plots, name) is getattr(plots, name)

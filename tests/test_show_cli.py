@@ -19,7 +19,8 @@ pytest.importorskip("matplotlib")
 
 import digitnet as dn
 import digitnet  # noqa: E402
-from digitnet import cli, data, plots  # noqa: E402
+from digitnet import cli, data  # noqa: E402
+from digitnet.inspection import plots  # noqa: E402
 
 DPI = 40
 

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitnet.metrics import classification_report
+    from digitnet.inspection.metrics import classification_report
     from digitnet.modelfile import load
     from digitnet.training.run import dataset_for
 

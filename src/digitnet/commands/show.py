@@ -93,7 +93,7 @@ def _guarded(function):
     """Run a picture command; a missing matplotlib becomes one clear line (exit 1)."""
 
     def run(args: argparse.Namespace) -> int:
-        from digitnet import plots
+        from digitnet.inspection import plots
 
         try:
             plots.require_matplotlib()
@@ -127,7 +127,7 @@ def _check_dpi(dpi: int) -> int:
 
 
 def _save(figure, args: argparse.Namespace, what: str, note: str = "") -> int:
-    from digitnet import plots
+    from digitnet.inspection import plots
 
     path = _out_path(args, what)
     plots.save_figure(figure, path, dpi=args.dpi)
@@ -152,7 +152,8 @@ def _load_data(net, args: argparse.Namespace):
 
 
 def show_weights(args: argparse.Namespace) -> int:
-    from digitnet import inspection, plots
+    from digitnet import inspection
+    from digitnet.inspection import plots
 
     net = _load_model(args.model)
     layer = inspection.check_layer(net, args.layer)
@@ -163,7 +164,7 @@ def show_weights(args: argparse.Namespace) -> int:
 
 
 def show_activations(args: argparse.Namespace) -> int:
-    from digitnet import plots
+    from digitnet.inspection import plots
 
     net = _load_model(args.model)
     if (args.image is None) == (args.test_index is None):
@@ -188,7 +189,8 @@ def show_activations(args: argparse.Namespace) -> int:
 
 
 def show_neuron(args: argparse.Namespace) -> int:
-    from digitnet import inspection, plots
+    from digitnet import inspection
+    from digitnet.inspection import plots
 
     net = _load_model(args.model)
     layer, index = inspection.check_neuron(net, args.layer, args.index)
@@ -200,7 +202,7 @@ def show_neuron(args: argparse.Namespace) -> int:
 
 
 def show_mistakes(args: argparse.Namespace) -> int:
-    from digitnet import plots
+    from digitnet.inspection import plots
 
     net = _load_model(args.model)
     if args.count < 1:
@@ -211,7 +213,7 @@ def show_mistakes(args: argparse.Namespace) -> int:
 
 
 def show_confusion(args: argparse.Namespace) -> int:
-    from digitnet import plots
+    from digitnet.inspection import plots
 
     net = _load_model(args.model)
     data = _load_data(net, args)
@@ -253,7 +255,7 @@ def read_history(path: str) -> tuple[dict, int | None, str]:
 
 
 def show_training(args: argparse.Namespace) -> int:
-    from digitnet import plots
+    from digitnet.inspection import plots
 
     history, best, title = read_history(args.model)
     figure = plots.training_figure(history, title=title, best_epoch=best)

@@ -48,7 +48,7 @@ def add_setting(parser: argparse.ArgumentParser, setting) -> None:
     flag, help_text, choices = "--" + flag_name(setting), setting.metadata.get("help"), setting.metadata.get("choices")
     dest = f"setting_{setting.name}"
     if kind(setting) == "bool":
-        parser.add_argument(flag, dest=dest, action="store_true", default=None, help=help_text)
+        parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         return
     if choices is not None and str(setting.type).endswith("| None"):
         choices = [*choices, "none"]  # an optional choice can be switched off from the command line
