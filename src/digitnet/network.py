@@ -197,6 +197,20 @@ class Network:
 
         save(self, path, **metadata)
 
+    # ----------------------------------------------------------------- PyTorch (digitnet.interop.torch)
+    def to_torch(self):
+        """This network as a torch.nn.Sequential (Linear, activation, ...); needs torch."""
+        from digitnet.interop.torch import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module) -> "Network":
+        """A Network from a torch.nn.Sequential of Linear layers and supported activations."""
+        from digitnet.interop.torch import from_torch
+
+        return from_torch(module)
+
 
 def make_rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
     """A Generator from a seed (a non-negative integer), a Generator itself, or None (fresh entropy)."""
