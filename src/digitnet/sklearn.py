@@ -91,7 +91,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y must hold at least 2 classes to train a classifier; got 1 class ({self.classes_[0]!r})")
+            raise ValueError(f"y must hold at least 2 classes to train a classifier; got 1 class ({self.classes_.tolist()[0]!r})")
         self._start(X.shape[1])
         self._train(X, encoded, self.max_iter, early_stopping=self.early_stopping)
         return self
@@ -109,14 +109,14 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("classes must be given on the first call to partial_fit (every label that may appear)")
             self.classes_ = np.unique(np.asarray(classes))
             if len(self.classes_) < 2:
-                raise ValueError(f"classes must hold at least 2 classes; got {list(self.classes_)}")
+                raise ValueError(f"classes must hold at least 2 classes; got {self.classes_.tolist()}")
             self._start(X.shape[1])
         elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes must be the same on every call to partial_fit: {list(self.classes_)}; "
-                             f"got {list(np.unique(np.asarray(classes)))}")
+            raise ValueError(f"classes must be the same on every call to partial_fit: {self.classes_.tolist()}; "
+                             f"got {np.unique(np.asarray(classes)).tolist()}")
         unknown = np.setdiff1d(y, self.classes_)
         if len(unknown):
-            raise ValueError(f"y holds label(s) {list(unknown)} not among the classes {list(self.classes_)}")
+            raise ValueError(f"y holds label(s) {unknown.tolist()} not among the classes {self.classes_.tolist()}")
         self._train(X, np.searchsorted(self.classes_, y), 1, early_stopping=False)
         return self
 
