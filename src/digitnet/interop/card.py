@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from digitnet._files import atomic_write_bytes
+from digitnet.modelfile import model_document
 from digitnet.network import Network
 
 CALIBRATION_BINS = 15
@@ -113,7 +114,7 @@ def model_card(
     lines += _architecture(net)
     lines += _recipe(training, metrics)
     lines += _results(net, metrics, measured, accuracy, calibration, dataset)
-    lines += _preprocessing(metadata.get("preprocessing"))
+    lines += _preprocessing(model_document(net).get("preprocessing"))  # the model file's, defaults included
     if picture:
         side = int(round(net.num_inputs ** 0.5))
         lines += ["## What layer 0 looks for", "",

@@ -216,8 +216,9 @@ def load_state_dict(
         else:
             indices.setdefault(int(match.group(1)), {})[match.group(2)] = array
     if unexpected:
+        hint = " (this looks like a digitnet model file: it needs no import)" if "layers.0.weight" in unexpected else ""
         raise ValueError(f"{path}: unexpected key(s) {', '.join(sorted(unexpected))}; "
-                         "expected an nn.Sequential state dict (0.weight, 0.bias, 2.weight, ...)")
+                         f"expected an nn.Sequential state dict (0.weight, 0.bias, 2.weight, ...){hint}")
     if not indices:
         raise ValueError(f"{path} holds no tensors; expected 0.weight, 0.bias, ...")
     ordered = [indices[i] for i in sorted(indices)]
