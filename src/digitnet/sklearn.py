@@ -91,7 +91,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y must hold at least 2 classes to train a classifier; got 1 class ({self.classes_.tolist()[0]!r})")
+            raise ValueError(f"y must hold at least 2 classes to train a classifier; "
+                             f"got 1 class ({self.classes_.tolist()[0]!r})")
         self._start(X.shape[1])
         self._train(X, encoded, self.max_iter, early_stopping=self.early_stopping)
         return self

@@ -66,7 +66,8 @@ def export_onnx(net, out: Path, opset: int) -> str:
     output_type = "float32" if net.dtype.name == "float32" else "float64"
     print(f"Wrote {out}: ONNX opset {opset}, checked with onnx.checker; input {INPUT_NAME!r} "
           f"(N, {net.num_inputs}) float32 -> output {OUTPUT_NAME!r} (N, {net.num_outputs}) {output_type} = net.forward")
-    return f"ONNX graph (opset {opset}): input `{INPUT_NAME}` (N, {net.num_inputs}) float32, output `{OUTPUT_NAME}` = net.forward"
+    return (f"ONNX graph (opset {opset}): input `{INPUT_NAME}` (N, {net.num_inputs}) float32, "
+            f"output `{OUTPUT_NAME}` = net.forward")
 
 
 def export_torch(net, out: Path) -> str:

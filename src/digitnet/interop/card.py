@@ -126,7 +126,8 @@ def model_card(
         lines.append("- Trained and tested on MNIST digits: one centred digit, white ink on black, 28×28. Other "
                      "inputs must be prepared the same way; thick strokes and photos remain known failures.")
     elif dataset in HUB_DATASETS:
-        lines.append(f"- Trained and tested on {HUB_DATASETS[dataset][1]} only; other images must be prepared the same way.")
+        lines.append(f"- Trained and tested on {HUB_DATASETS[dataset][1]} only; other images must be prepared "
+                     "the same way.")
     else:
         lines.append("- The model file does not say what data it was trained on; check it on yours before use.")
     lines += ["- A fully connected network, no convolutions: sensitive to shifts and shapes it has not seen.", ""]
@@ -267,7 +268,8 @@ def _preprocessing(preprocessing: Any) -> list[str]:
             lines.append(f"- {key.replace('_', ' ')}: {preprocessing[key]}")
     steps = preprocessing.get("steps") or []
     if steps:
-        lines += ["", "Preparing an image (what `digitnet predict` and the web page do): " + "; ".join(map(str, steps)) + "."]
+        lines += ["", "Preparing an image (what `digitnet predict` and the web page do): "
+                  + "; ".join(map(str, steps)) + "."]
     return lines + [""]
 
 

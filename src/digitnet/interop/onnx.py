@@ -74,9 +74,10 @@ def to_onnx(net: Network, opset: int = DEFAULT_OPSET) -> "onnx.ModelProto":
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
-    if isinstance(opset, bool) or not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= onnx.defs.onnx_opset_version():
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= newest:
         raise ValueError(
-            f"opset must be an integer from {DEFAULT_OPSET} to {onnx.defs.onnx_opset_version()} "
+            f"opset must be an integer from {DEFAULT_OPSET} to {newest} "
             f"(this onnx package's newest); got {opset!r}"
         )
     element = TensorProto.FLOAT if net.dtype == np.float32 else TensorProto.DOUBLE

@@ -170,7 +170,8 @@ def from_torch(module: Any) -> Network:
     if len(activations) < len(weights):
         activations.append("identity")  # ends with a Linear: a linear output
     net = build_network(weights, biases, activations[:-1], activations[-1], "the module")
-    net.metadata = {"imported": {"from": "torch.nn.Sequential", "modules": [type(c).__name__ for _, c in module.named_children()]}}
+    modules = [type(child).__name__ for _, child in module.named_children()]
+    net.metadata = {"imported": {"from": "torch.nn.Sequential", "modules": modules}}
     return net
 
 
@@ -184,7 +185,8 @@ def load_state_dict(
 
     The Linear layers are taken in index order. activation: for every hidden layer;
     output_activation: default what the file's header records (when digitnet exported it), else
-    the same as activation; activation, too, defaults to the header's. sizes: checked against the tensors' shapes when given.
+    the same as activation; activation, too, defaults to the header's. sizes: checked against the
+    tensors' shapes when given.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -250,7 +252,8 @@ def build_network(
             raise ValueError(f"{source}: Linear layer {index} takes {weight.shape[1]} inputs but the layer "
                              f"before gives {sizes[-1]}")
         if bias is not None and bias.shape != (weight.shape[0],):
-            raise ValueError(f"{source}: Linear layer {index}'s bias must have shape ({weight.shape[0]},); got {bias.shape}")
+            raise ValueError(f"{source}: Linear layer {index}'s bias must have shape ({weight.shape[0]},); "
+                             f"got {bias.shape}")
         if not np.isfinite(weight).all() or (bias is not None and not np.isfinite(bias).all()):
             raise ValueError(f"{source}: Linear layer {index} holds NaN or infinite values")
         sizes = sizes or [weight.shape[1]]
