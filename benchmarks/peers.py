@@ -16,6 +16,7 @@ Times are wall seconds of training only; test accuracy is measured after the tim
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 
@@ -273,6 +274,17 @@ def infer(framework: str, network: str, x_test, repeats: int, single_repeats: in
             model.partial_fit(x_test[:1000], np.arange(1000) % 10, classes=np.arange(10))
         batch = lambda: model.predict(x_test)  # noqa: E731
         single = lambda: model.predict(one)  # noqa: E731
+    elif framework == "onnxruntime":
+        import onnxruntime as ort
+
+        from digitnet.interop.onnx import to_onnx
+
+        options = ort.SessionOptions()  # its own thread pool, sized like the BLAS pools of the run
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(to_onnx(net).SerializeToString(), options, providers=["CPUExecutionProvider"])
+        batch = lambda: session.run(None, {"input": x_test})[0].argmax(1)  # noqa: E731
+        single = lambda: session.run(None, {"input": one})[0].argmax(1)  # noqa: E731
     elif framework == "textbook":
         if network != "3b1b":
             return {}

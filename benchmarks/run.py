@@ -38,9 +38,9 @@ PINNED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 UNSET_NOTE = "DIGITNET_BENCH_UNSET"
 FRAMEWORKS = {"A": ["digitnet", "reference", "pytorch", "sklearn", "textbook"], "B": ["digitnet", "pytorch", "sklearn"],
               "C": ["digitnet", "pytorch", "sklearn"], "D": ["digitnet", "pytorch"],
-              "E": ["digitnet", "pytorch", "sklearn", "textbook"]}
+              "E": ["digitnet", "pytorch", "sklearn", "onnxruntime", "textbook"]}
 NAMES = {"digitnet": "digitnet", "reference": "digitnet's plain loop (before)", "pytorch": "PyTorch",
-         "sklearn": "scikit-learn", "textbook": "textbook loop"}
+         "sklearn": "scikit-learn", "onnxruntime": "onnxruntime", "textbook": "textbook loop"}
 
 
 # ===================================================================== worker side
@@ -150,7 +150,7 @@ def run_worker(spec: dict, timeout: float = 900) -> dict:
 
 
 def available(framework: str) -> bool:
-    module = {"pytorch": "torch", "sklearn": "sklearn"}.get(framework)
+    module = {"pytorch": "torch", "sklearn": "sklearn", "onnxruntime": "onnxruntime"}.get(framework)
     if module is None:
         return True
     import importlib.util
@@ -440,7 +440,9 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
         lines += ["## Inference (E)", "",
                   "The 10,000 test images as one batch (images per second) and one image at a time (µs per call, "
                   "median of thousands of calls, p1–p99 in brackets), calling what users call: `net.predict(X)`, "
-                  "`model(X).argmax(1)` under `torch.inference_mode()`, `MLPClassifier.predict`, and the book's "
+                  "`model(X).argmax(1)` under `torch.inference_mode()`, `MLPClassifier.predict`, "
+                  "`session.run(None, {\"input\": X})[0].argmax(1)` on `digitnet export --format onnx`'s graph "
+                  "(onnxruntime, intra-op threads = the run's threads), and the book's "
                   "`feedforward` per column.", "",
                   "| network | threads | framework | 10,000 images: images/s | peer / digitnet (time) | one image: µs | peer / digitnet |",
                   "|---|---|---|---|---|---|---|"]

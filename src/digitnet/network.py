@@ -189,3 +189,19 @@ class Network:
     def check_targets(self, Y: ArrayLike, n: int, name: str = "Y") -> Array:
         """Labels (n,) or targets (n, sizes[-1]) as a one-hot/target matrix of this dtype."""
         return check_targets(Y, n, self.num_outputs, self.dtype, name)
+
+    # ----------------------------------------------------------------- PyTorch (digitnet.interop.torch)
+    def to_torch(self):
+        """This network as a torch.nn.Sequential (Linear, activation, ...); needs torch."""
+        from digitnet.interop.torch import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module) -> "Network":
+        """A Network computing what a torch.nn.Sequential of Linear layers and supported
+        activations computes; ValueError naming the first unsupported module."""
+        from digitnet.interop.torch import layers_from_torch
+
+        layers, activation, metadata = layers_from_torch(module)
+        return cls.from_layers(layers, activation=activation, metadata=metadata)
