@@ -22,7 +22,7 @@ import pytest
 from safetensors import safe_open
 
 from digitnet import data
-from digitnet.training import checkpoints
+from digitnet.training import checkpoints as checkpoint_files
 from digitnet.training import run as workflow
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ def assert_checkpoint_is_whole(out: Path) -> int:
     net, tensors, document = workflow.load_checkpoint(workflow.checkpoint_path(out))
     assert all(np.isfinite(p).all() for p in net.parameters())
     epoch = document["checkpoint"]["epoch"]
-    json_path, csv_path = checkpoints.history_paths(out)
+    json_path, csv_path = checkpoint_files.history_paths(out)
     records = json.loads(json_path.read_text())["records"]
     assert [r["epoch"] for r in records] == list(range(1, len(records) + 1))
     rows = csv_path.read_text().splitlines()[1:]
@@ -157,7 +157,7 @@ def assert_bit_identical(a: Path, b: Path) -> None:
 
 
 def history_without_seconds(out: Path) -> list[dict]:
-    records = json.loads(checkpoints.history_paths(out)[0].read_text())["records"]
+    records = json.loads(checkpoint_files.history_paths(out)[0].read_text())["records"]
     return [{k: v for k, v in record.items() if k != "seconds"} for record in records]
 
 
