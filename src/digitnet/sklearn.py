@@ -36,6 +36,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 import digitnet as dn
+from digitnet.checks import check_positive_int
 
 __all__ = ["DigitNetClassifier"]
 
@@ -138,9 +139,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stopping and not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}")
         for name in ("max_iter", "n_iter_no_change"):
-            _positive_int(getattr(self, name), name)
+            check_positive_int(getattr(self, name), name)
         if self.batch_size != "auto":
-            _positive_int(self.batch_size, "batch_size")
+            check_positive_int(self.batch_size, "batch_size")
         self._rng = np.random.default_rng(_seed(self.random_state))  # shuffles every epoch; kept for partial_fit
         sizes = [n_features, *hidden, len(self.classes_)]
         self.network_ = dn.Network(sizes, activation=activation, output_activation="softmax", seed=self._rng)
@@ -218,12 +219,6 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         if self.activation not in HIDDEN_ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}; got {self.activation!r}")
         return ACTIVATION_ALIASES.get(self.activation, self.activation)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def _seed(random_state) -> int:
