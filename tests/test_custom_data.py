@@ -379,6 +379,19 @@ def test_the_model_records_its_data_and_evaluate_and_show_find_it(mnist, tmp_pat
     assert_one_line_error(err, r"m.safetensors takes 784 inputs and has 3 outputs; mnist needs 784 and 10")
 
 
+def test_a_config_file_names_the_data_and_settings_given_are_kept(mnist, tmp_path):
+    images, labels = digits(mnist, 300)
+    np.savez(tmp_path / "d.npz", x=images, y=labels)
+    (tmp_path / "run.toml").write_text('preset = "modern"\ndata = "d.npz"\nvalidation-size = 50\nepochs = 1\n')
+    code, _, err = run_cli("train", "--config", "run.toml", "--layers", "784,16,12", "--out", "m.safetensors")
+    assert code == 1  # the layers were given: they are kept, and must fit the data's 10 classes
+    assert_one_line_error(err, r"layers must start with 784 inputs and end with 10 outputs for d.npz; got \[784, 16, 12\]")
+    code, _, err = run_cli("train", "--config", "run.toml", "--out", "m.safetensors")
+    assert code == 0, err
+    training = digitnet.load("m.safetensors").metadata["training"]
+    assert (training["data"], training["validation_size"], training["epochs"]) == ("d.npz", 50, 1)
+
+
 def test_load_recorded_rebuilds_the_same_split_and_warns_on_change(mnist, tmp_path):
     images, labels = digits(mnist, 80)
     path = write_csv(tmp_path / "d.csv", images, labels)
@@ -399,10 +412,13 @@ def test_load_recorded_rebuilds_the_same_split_and_warns_on_change(mnist, tmp_pa
 
 def test_show_uses_the_models_own_data(mnist, tmp_path):
     pytest.importorskip("matplotlib")
-    images, labels = digits(mnist, 300)
-    np.savez(tmp_path / "d.npz", x=images, y=labels)
+    images, labels = digits(mnist, 600)
+    keep = labels < 3  # three classes: on MNIST's test set show would refuse this model
+    np.savez(tmp_path / "d.npz", x=images[keep], y=labels[keep])
     code, _, err = run_cli("train", "--data", "d.npz", "--preset", "modern", "--epochs", "1", "--out", "m.safetensors")
     assert code == 0, err
+    code, _, err = run_cli("show", "mistakes", "m.safetensors", "--dataset", "mnist", "-o", "mnist.png")
+    assert code == 1 and "has 3 outputs; mnist needs 784 and 10" in err
     code, out, err = run_cli("show", "mistakes", "m.safetensors", "-o", "mistakes.png")
     assert code == 0, err
     assert Path("mistakes.png").stat().st_size > 0
