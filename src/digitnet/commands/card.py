@@ -73,14 +73,11 @@ def write(net, out: Path, args: argparse.Namespace, *, model_file: str, files: d
 
 def measurement(net, dataset: str | None, data_dir) -> dict | None:
     """Accuracy and ECE on the test set of `dataset` or the model's own; None if it records none."""
-    import digitnet as dn
     from digitnet.interop.card import measure
+    from digitnet.training.run import dataset_for
 
     name = dataset or net.metadata.get("dataset")
     if not name:
         return None
-    data = dn.datasets.load(name, data_dir=data_dir)
-    if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
-        raise ValueError(f"the model takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
-                         f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}")
+    data = dataset_for(net, dataset, data_dir)  # trained with --data: its own held-out split
     return measure(net, data.x_test, data.y_test, data.name)

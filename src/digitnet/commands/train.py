@@ -139,13 +139,17 @@ def parse_layers(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from digitnet.data import load as load_dataset
-    from digitnet.training.run import run_training
+    from digitnet.training.run import run_training, training_data
 
+    if args.setting_data is not None and args.setting_dataset is not None:
+        raise ValueError("--data and --dataset are exclusive: --data trains on your own files, "
+                         "--dataset on a built-in data set; give one")
     config, preset_name = config_from_args(args)
     out = Path(args.out or f"models/{preset_name}.safetensors")
     console = Console(highlight=False, soft_wrap=True)
-    data = load_dataset(config.dataset, data_dir=args.data_dir)
+    data = training_data(config, data_dir=args.data_dir)
+    if config.data is not None:
+        config = fit_to_own_data(config, data, args)
     net_description = "-".join(map(str, config.sizes))
     console.print(
         f"Training {net_description} ({config.activation}"
@@ -165,6 +169,19 @@ def run(args: argparse.Namespace) -> int:
         f"test accuracy {metrics['test_accuracy']:.2%}, {metrics['train_seconds']:.1f} s of training."
     )
     return 0
+
+
+def fit_to_own_data(config: TrainConfig, data, args: argparse.Namespace) -> TrainConfig:
+    """With --data, what a preset sizes for MNIST follows the data unless given (flag or TOML):
+    a tenth of the training examples for validation, one output per class."""
+    given = set(read_config_file(args.config)) if args.config else set()
+    given |= {s.name for s in settings() if getattr(args, f"setting_{s.name}", None) is not None}
+    changes = {}
+    if "validation_size" not in given:
+        changes["validation_size"] = len(data.x_train) // 10
+    if "sizes" not in given:
+        changes["sizes"] = [*config.sizes[:-1], len(data.class_names)]
+    return config.replace(**changes)
 
 
 class ProgressDisplay:

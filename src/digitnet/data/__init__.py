@@ -5,6 +5,7 @@
     x, y = data.load_split("mnist", "test", download=False)  # (10000, 784), (10000,); local files only
     x_fit, y_fit, x_val, y_val = data.split_validation(mnist.x_train, mnist.y_train)  # 50,000 + 10,000
     digit = data.to_mnist("photo.png")  # (28, 28) float32, ink 1 on background 0
+    mine = data.load_custom("my-digits/")  # ROOT/CLASS/*.png, train.csv or digits.npz; 1/5 held out
 
 Its files, lowest first; each imports only files above it:
     errors.py      DatasetError; any exception as one short line
@@ -14,6 +15,7 @@ Its files, lowest first; each imports only files above it:
     cache.py       the cache folder, and a fetch storing verified files into it
     sources.py     the chain: data folder, cache, system folders, web mirrors, npm
     datasets.py    DATASETS, load, load_split, split_validation, check (`digitnet data info`)
+    custom.py      your own data: class folders of images, a Kaggle CSV or an .npz -> a Dataset
     images.py      opening image files safely (formats, size limit, EXIF orientation)
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
     augment.py     random shifts of training images
@@ -40,6 +42,7 @@ from digitnet.data.datasets import (
     load_split,
     split_validation,
 )
+from digitnet.data.custom import CustomDataset, load_custom
 from digitnet.data.errors import DatasetError
 from digitnet.data.idx import read_idx, write_idx
 from digitnet.data.spec import ROLES, DatasetSpec, IdxFile
@@ -53,6 +56,7 @@ __all__ = [
     "DATASETS",
     "ROLES",
     "SPLITS",
+    "CustomDataset",
     "Dataset",
     "DatasetError",
     "DatasetSpec",
@@ -63,6 +67,7 @@ __all__ = [
     "dataset_spec",
     "fetch",
     "load",
+    "load_custom",
     "load_split",
     "random_shift",
     "read_idx",

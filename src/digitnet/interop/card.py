@@ -128,6 +128,10 @@ def model_card(
     elif dataset in HUB_DATASETS:
         lines.append(f"- Trained and tested on {HUB_DATASETS[dataset][1]} only; other images must be prepared "
                      "the same way.")
+    elif isinstance(metadata.get("data"), dict) and isinstance(metadata["data"].get("counts"), dict):
+        source, counts = metadata["data"], metadata["data"]["counts"]
+        lines.append(f"- Trained on its maker's own data ({source.get('kind')} {dataset}: {sum(counts.get('train', []))} "
+                     f"training and {sum(counts.get('test', []))} test examples); check it on yours before use.")
     else:
         lines.append("- The model file does not say what data it was trained on; check it on yours before use.")
     lines += ["- A fully connected network, no convolutions: sensitive to shifts and shapes it has not seen.", ""]
@@ -222,7 +226,10 @@ def _recipe(training: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
     if training.get("optimizer") != "momentum":
         shown = [key for key in shown if key != "momentum"]  # only the momentum optimizer uses it
     lines += [f"| {key} | {training[key]} |" for key in shown]
-    if "dataset" in training:
+    if training.get("data"):  # trained on the user's own files, not on training["dataset"]
+        test = f", test data {training['test_data']}" if training.get("test_data") else ""
+        lines.append(f"| data | {training['data']}{test} |")
+    elif "dataset" in training:
         lines.append(f"| dataset | {training['dataset']} |")
     notes = []
     if "epochs_run" in metrics:

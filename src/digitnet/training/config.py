@@ -8,6 +8,7 @@ field here (with its check) and using it where it acts.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -72,6 +73,10 @@ class TrainConfig:
     patience: int | None = setting(None, "stop after this many epochs without a better validation accuracy")
     validation_size: int = setting(10_000, "training images held out for validation")
     dataset: str = setting("mnist", "the data set", choices=list(DATASETS))
+    data: str | None = setting(None, "your own data instead of --dataset: a folder with a sub-folder of images per "
+                               "class, a CSV (label,pixel0,...,pixel783) or an .npz with x and y")
+    test_data: str | None = setting(None, "test set for --data, in any of its layouts "
+                                    "(default: a fifth of each class, held out)")
     seed: int | None = setting(0, "seed for the initial weights, shuffling and dropout")
     dtype: str = setting("float32", "floating-point type", choices=list(DTYPES))
     engine: str = setting("auto", "how the steps are computed (auto: the fastest that supports the settings)",
@@ -105,9 +110,24 @@ class TrainConfig:
             check_positive_int(self.patience, "patience")
         check_non_negative_int(self.validation_size, "validation_size")
         check_choice(self.dataset, DATASETS, "dataset")
+        self._check_data()
         make_rng(self.seed)
         check_choice(self.dtype, DTYPES, "dtype")
         check_choice(self.engine, ENGINES, "engine")
+
+    def _check_data(self) -> None:
+        for name in ("data", "test_data"):
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                object.__setattr__(self, name, value)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{name} must be the path of a folder, .csv or .npz; got {value!r}")
+        if self.data is not None and self.dataset != "mnist":
+            raise ValueError("--data and --dataset are exclusive: --data trains on your own files, "
+                             "--dataset on a built-in data set; give one")
+        if self.test_data is not None and self.data is None:
+            raise ValueError("--test-data needs --data: it is the test set of your own data")
 
     @property
     def layers(self) -> list[int]:

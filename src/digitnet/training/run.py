@@ -124,6 +124,7 @@ def run_training(
         dataset=data.name,
         class_names=list(data.class_names),
         history=trainer.history.to_dict(),
+        **({"data": data.source} if getattr(data, "source", None) else {}),  # --data: where from
     )
     write_history(out, trainer)
     remember_last_model(out)
@@ -142,18 +143,46 @@ def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str,
     return metrics
 
 
-def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
-    """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
+def training_data(config: TrainConfig, data_dir=None):
+    """The Dataset config trains on: the user's own files (config.data) or a built-in data set."""
+    if config.data is not None:
+        from digitnet.data.custom import load_custom
+
+        # The split must be remade by evaluate: an unseeded run still splits with seed 0.
+        return load_custom(config.data, config.test_data, seed=config.seed or 0)
     from digitnet.data import load as load_dataset
 
-    name = name or net.metadata.get("dataset", "mnist")
-    data = load_dataset(name, data_dir=data_dir)
+    return load_dataset(config.dataset, data_dir=data_dir)
+
+
+def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model",
+                warn: Callable[[str], None] | None = None):
+    """The dataset net was trained on (or `name`), checked to fit its inputs and outputs.
+
+    A model trained on its own files (--data) gets them back, split as in training; warn(message)
+    (default: one line on stderr) says when they changed since.
+    """
+    from digitnet.data import load as load_dataset
+
+    source = net.metadata.get("data")
+    if name is None and isinstance(source, dict):
+        from digitnet.data.custom import load_recorded
+
+        data = load_recorded(source, label=label, warn=warn or _warn_on_stderr)
+    else:
+        data = load_dataset(name or net.metadata.get("dataset", "mnist"), data_dir=data_dir)
     if net.num_inputs != data.x_test.shape[1] or net.num_outputs != len(data.class_names):
         raise ValueError(
             f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
-            f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
+            f"{data.name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
         )
     return data
+
+
+def _warn_on_stderr(message: str) -> None:
+    import sys
+
+    print(f"digitnet: warning: {message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------- the last trained model
