@@ -30,6 +30,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorBody, "description": "A bug in digitnet; the server keeps running."},
 }
 BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be parsed at all (JSON that is not UTF-8 "
+          "text, a broken multipart form)."},
     413: {"model": ErrorBody, "description": "The request body is over the operation's size limit "
           "(1 MB for JSON, 5 MB for an image), refused before it is read whole."},
 }

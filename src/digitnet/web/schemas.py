@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WrapValidator
 
 from digitnet.preprocess import PreprocessError, from_pixels
 
@@ -62,6 +62,17 @@ class PixelsRequest(BaseModel):
     pixels: Pixels
 
 
+def _integral(value: Any) -> Any:
+    """7.0 -> 7: JSON Schema counts a number with no fractional part as an integer; strings and
+    booleans stay as they are, for strict validation to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
+
+
 def _bias_or_scale(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": ["bias"]}, {"required": ["weight_scale"]}]
 
@@ -75,8 +86,8 @@ class Edit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_bias_or_scale)
 
-    layer: int = Field(ge=0, description="the neuron's layer, from 0")
-    index: int = Field(ge=0, description="the neuron's index within its layer, from 0")
+    layer: WholeNumber = Field(ge=0, description="the neuron's layer, from 0")
+    index: WholeNumber = Field(ge=0, description="the neuron's index within its layer, from 0")
     # Not nullable: leave a key out to keep that parameter (null is refused).
     bias: float = Field(
         default=None, ge=-BIAS_RANGE, le=BIAS_RANGE, allow_inf_nan=False,
