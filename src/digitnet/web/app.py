@@ -251,14 +251,19 @@ def api_router(served: Served) -> APIRouter:
     @router.post("/predict-image", response_model=ImagePrediction, responses=contract.BODY_RESPONSES,
                  summary="Predict from an image file (PNG, JPEG, BMP, GIF, WebP), preprocessed like MNIST",
                  description="422 for a file that is not such an image, or one over the decode budget "
-                 "(web.images: 16 megapixels, 64 MB decoded, 20:1, 8 bits per channel); 503 while too "
+                 "(web.images: 16 megapixels, 48 MB decoded, 20:1, 8 bits per channel); 503 while too "
                  "many large images are being decoded.")
     async def predict_image(file: Annotated[UploadFile, File(description="the image file")]) -> dict[str, Any]:
         data = await file.read(IMAGE_LIMIT + 1)  # the middleware already bounded the body
 
         def decode() -> tuple[np.ndarray, dict[str, Any]]:
-            image = preprocess.load_image(data)
-            return preprocess.to_mnist(image, return_info=True)  # (28, 28), what it did
+            try:
+                return _to_mnist(data)  # (28, 28), what it did
+            except preprocess.PreprocessError as error:
+                message = one_line(error)
+            # Raised afresh, outside the except: the error's traceback would keep the decoded
+            # image alive (its frames' locals) in the worker thread until that thread's next job.
+            raise ImageRefused(message)
 
         try:
             header = read_header(data)  # refuses what is over the budget, from the header alone
@@ -329,6 +334,10 @@ def api_router(served: Served) -> APIRouter:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _to_mnist(data: bytes) -> tuple[np.ndarray, dict[str, Any]]:
+    return preprocess.to_mnist(preprocess.load_image(data), return_info=True)
 
 
 def _jsonable(info: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from digitnet.preprocess import IMAGE_FORMATS
 
 MB = 1024 * 1024
 MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; the page's canvas is 0.08 megapixels
-MAX_DECODED_BYTES = 64 * MB  # Pillow's own copy of the decoded image; working copies about triple it
+MAX_DECODED_BYTES = 48 * MB  # Pillow's copy of the decoded image (a 12-MP photo: 47 MB); work copies triple it
 MAX_ASPECT = 20  # a digit is not 20 times longer than it is wide
 SMALL_IMAGE_BYTES = 4 * MB  # decoded size decoded at once, without waiting for a slot (1,000×1,000 RGBA)
 DECODE_WORKERS = 2  # large images decoded at once: bounds the memory a burst can take
