@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +48,11 @@ def add_error_handlers(app: FastAPI) -> None:
             for e in error.errors()[:20]  # never echo the input back: it may be a megabyte
         ]
         return JSONResponse(status_code=422, content={"detail": summary(error.errors()), "errors": errors})
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, error: ClientDisconnect) -> Response:
+        # The client left (or the server cut off its slow body): nobody reads this answer.
+        return JSONResponse(status_code=400, content={"detail": "the client disconnected before sending the whole body"})
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:
