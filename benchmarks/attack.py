@@ -115,11 +115,11 @@ async def _run(url: str, idle: int, bombs: int, ready, stopping) -> dict:
             state["open"] += 1
             try:
                 await reader.read(1)  # b"" once the server closes it
+                state["reopened"] += 1
             except OSError:
-                pass
+                state["reopened"] += 1
             finally:
                 state["open"] -= 1
-                state["reopened"] += 1
                 writer.close()
 
     async def bomber(number: int) -> None:

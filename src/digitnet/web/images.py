@@ -14,6 +14,8 @@ opens the file with Pillow (which reads only the header) and refuses, with our o
 Images that pass are decoded by DecodeQueue: small ones (≤ SMALL_IMAGE_BYTES decoded, like the
 page's 280×280 canvas) at once; larger ones at most DECODE_WORKERS at a time, with at most
 DECODE_QUEUE waiting; one more is answered 503 (busy) instead of queueing without bound.
+Large decodes run in the queue's own threads at a lower CPU priority (nice +DECODE_NICENESS,
+Linux): a burst of them must not slow the event loop that answers everyone else.
 After the last large decode of a burst, the C heap's free memory is handed back to the system
 (glibc's malloc_trim), so the server's resident memory falls back once the burst is over.
 """
@@ -24,9 +26,11 @@ import asyncio
 import ctypes
 import ctypes.util
 import io
+import os
 import threading
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -42,6 +46,7 @@ MAX_ASPECT = 20  # a digit is not 20 times longer than it is wide
 SMALL_IMAGE_BYTES = 4 * MB  # decoded size decoded at once, without waiting for a slot (1,000×1,000 RGBA)
 DECODE_WORKERS = 2  # large images decoded at once: bounds the memory a burst can take
 DECODE_QUEUE = 8  # large images waiting for a slot; one more is answered 503
+DECODE_NICENESS = 10  # large decodes yield the CPU to the event loop (CFS weight 110 against 1024)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDE_MODES = ("I", "F")  # Pillow's 16- and 32-bit integer and float modes: I, I;16, I;16B, F, ...
@@ -143,6 +148,7 @@ class DecodeQueue:
     def __init__(self, workers: int = DECODE_WORKERS, queue: int = DECODE_QUEUE) -> None:
         self.workers = workers
         self.queue = queue
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="digitnet-decode", initializer=_lower_priority)
         self._slots: asyncio.Semaphore | None = None
         self._waiting = 0
         self._running = 0  # large decodes in progress (under a lock: they end in worker threads)
@@ -165,7 +171,7 @@ class DecodeQueue:
         finally:
             self._waiting -= 1
         try:
-            return await run_in_threadpool(self._large, work)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._large, work)
         finally:
             self._slots.release()
 
@@ -180,6 +186,14 @@ class DecodeQueue:
                 last = self._running == 0
             if last:
                 release_memory()
+
+
+def _lower_priority() -> None:
+    """Give the calling thread a higher nice value (Linux: a thread id is a PRIO_PROCESS id)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DECODE_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: decode at normal priority
+        pass
 
 
 _malloc_trim: Callable[[int], int] | None | bool = False  # False: not looked up yet
