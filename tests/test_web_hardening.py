@@ -522,3 +522,67 @@ def test_openapi_states_the_real_constraints(http):
             if method == "post":
                 assert {"400", "413"} <= set(responses), path
     assert "404" in schema["paths"]["/api/neuron/{layer}/{index}"]["get"]["responses"]
+
+
+# --------------------------------------------------------------------------- not digits
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def digit_png() -> bytes:
+    from PIL import ImageDraw
+
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(70, 60), (210, 60), (120, 230)], fill=(255, 255, 255, 255), width=20, joint="curve")
+    return png_of(image)
+
+
+def tap_on_the_pad() -> bytes:
+    from PIL import ImageDraw
+
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse([130, 130, 150, 150], fill=(255, 255, 255, 255))  # one 20-px brush dot
+    return png_of(image)
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (png_of(Image.fromarray(np.pad(np.zeros((1, 1), np.uint8), 13, constant_values=255))), r"a blot, not pen strokes"),
+        (png_of(Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8))), r"a blot"),
+        (tap_on_the_pad(), r"a blot, not pen strokes: the ink covers \d+% of its 20×20 box"),
+    ],
+    ids=["one-black-pixel", "noise", "a-tap"],
+)
+def test_marks_that_are_not_digits_are_not_read_as_digits(http, data, match):
+    response = upload(http, data)
+    assert response.status_code == 200, response.text
+    assert re.match(match, response.json()["not_a_digit"]), response.json()["not_a_digit"]
+    assert upload(http, digit_png()).json()["not_a_digit"] is None  # a drawn 7 is a digit
+
+
+def test_pixels_that_are_not_digits_say_so(http):
+    one_pixel = [0.0] * 784
+    one_pixel[400] = 1.0
+    noise = np.random.default_rng(1).random(784).tolist()
+    verdicts = [http.post("/api/predict", json={"pixels": pixels}).json()["not_a_digit"]
+                for pixels in (one_pixel, noise, pixels_of_a_one())]
+    assert re.match(r"too little ink for a digit: 1\.0 pixels' worth", verdicts[0])
+    assert re.match(r"too much ink for a digit", verdicts[1])
+    assert verdicts[2] is None
+
+
+def test_real_digits_are_not_taken_for_blots():
+    from digitnet import datasets
+    from digitnet.web.digits import not_a_digit
+
+    try:
+        data = datasets.load("mnist")
+    except datasets.DatasetError as error:
+        pytest.skip(f"MNIST is not available here: {error}")
+    flagged = sum(not_a_digit(x) is not None for x in data.x_test)
+    assert flagged <= 5, f"{flagged} of the 10,000 MNIST test digits were called not a digit"

@@ -23,6 +23,7 @@ from digitnet._version import __version__
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import contract
+from digitnet.web.digits import not_a_digit
 from digitnet.web.http import HeadAsGet, SecurityHeaders, StrictJSONRoute, add_error_handlers, hide_paths, one_line
 from digitnet.web.images import DecodeQueue, DecoderBusy, ImageRefused, read_header
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, ActiveRequestLimit, BodyLimitMiddleware
@@ -126,6 +127,7 @@ class Served:
         return {
             "digit": digit,
             "label": self.class_names[digit],
+            "not_a_digit": not_a_digit(trace[0]) if trace[0].size == 784 else None,
             "probabilities": probabilities.tolist(),
             "outputs": output.tolist(),
             "activations": [a.tolist() for a in trace[1:]],

@@ -44,8 +44,10 @@ MAX_PIXELS = 16_000_000  # a 12-megapixel phone photo fits; the page's canvas is
 MAX_DECODED_BYTES = 48 * MB  # Pillow's copy of the decoded image (a 12-MP photo: 47 MB); work copies triple it
 MAX_ASPECT = 20  # a digit is not 20 times longer than it is wide
 SMALL_IMAGE_BYTES = 4 * MB  # decoded size decoded at once, without waiting for a slot (1,000×1,000 RGBA)
-DECODE_WORKERS = 2  # large images decoded at once: bounds the memory a burst can take
-DECODE_QUEUE = 8  # large images waiting for a slot; one more is answered 503
+# Large images decoded at once: half the cores (the rest answer everyone else); bounds the
+# memory a burst can take (about 200 MB each at the budget's limit).
+DECODE_WORKERS = max(1, min(4, (os.cpu_count() or 2) // 2))
+DECODE_QUEUE = 4 * DECODE_WORKERS  # large images waiting for a slot; one more is answered 503
 DECODE_NICENESS = 10  # large decodes yield the CPU to the event loop (CFS weight 110 against 1024)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

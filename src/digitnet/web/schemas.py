@@ -121,6 +121,10 @@ class ErrorBody(BaseModel):
 class Prediction(BaseModel):
     digit: int = Field(ge=0, description="index of the most active output neuron")
     label: str = Field(description="its class name")
+    not_a_digit: str | None = Field(
+        default=None, description="why the input does not look like a digit (too little or too much ink, a "
+        "blot rather than strokes: web.digits), or null; the network answers anyway, so do not trust the digit then",
+    )
     probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         description="one per class, summing to 1 (Network.probabilities: a softmax output as it is, "
         "sigmoid outputs divided by their sum, any other output through softmax)",

@@ -305,7 +305,8 @@ function renderBars() {
   const shown = state.shown;
   const edited = Boolean(shown && state.edits.size && state.base);
   const answer = $("answer");
-  answer.textContent = shown ? shown.label : "–";
+  answer.textContent = shown ? (shown.not_a_digit ? "?" : shown.label) : "–";
+  answer.title = shown && shown.not_a_digit ? `Not a digit: ${shown.not_a_digit}` : "";
   answer.classList.toggle("edited", edited);
   $("edit-note").hidden = !edited;
   Array.from($("bars").children).forEach((item, k) => {
