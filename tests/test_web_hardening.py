@@ -586,3 +586,29 @@ def test_real_digits_are_not_taken_for_blots():
         pytest.skip(f"MNIST is not available here: {error}")
     flagged = sum(not_a_digit(x) is not None for x in data.x_test)
     assert flagged <= 5, f"{flagged} of the 10,000 MNIST test digits were called not a digit"
+
+
+# --------------------------------------------------------------------------- load benchmark (smoke only)
+
+
+@pytest.mark.slow
+def test_load_benchmark_attack_mode_runs(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("load_benchmark", ROOT / "benchmarks" / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    model = tmp_path / "model.safetensors"
+    make_net().save(model)
+    record = tmp_path / "BENCHMARKS.md"
+    summary = module.main(["--attack", "--idle", "20", "--bombs", "3", "--clients", "2", "--seconds", "2",
+                           "--interval", "0.1", "--model", str(model), "--json", "--record", str(record)])
+    assert summary["errors"] == 0 and summary["ok"] > 0  # normal users are answered under attack
+    attack = summary["attack"]
+    assert attack["idle_held_mean"] > 0
+    # Bombs are refused (422) or told to come back (503), never a 500 or a dropped connection. (How
+    # many are answered in 2 s depends on the machine: large decodes run at a low priority.)
+    assert set(attack["bomb_answers"]) <= {"HTTP 422", "HTTP 503"}
+    assert attack["server_rss_peak_mb"] > 0
+    assert "## Web app while under attack" in record.read_text()

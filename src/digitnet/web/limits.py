@@ -13,7 +13,7 @@ ActiveRequestLimit bounds the requests in progress (MAX_ACTIVE): one more is ans
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -130,7 +130,7 @@ class ActiveRequestLimit:
             self.active -= 1
 
 
-async def send_error(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_error(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """A whole JSON error answer {"detail": ...}, closing the connection."""
     body = json.dumps({"detail": detail}).encode()
     await send({

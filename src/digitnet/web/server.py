@@ -1,7 +1,9 @@
 """Running the app with uvicorn on a socket we bind ourselves.
 
 Binding first turns "address already in use" or a bad host into one clear OSError before
-uvicorn starts, and lets port 0 pick a free port whose number we can then print.
+uvicorn starts, and lets port 0 pick a free port whose number we can then print. Every
+connection is guarded (web.protocol: read deadlines, a head size cap, a connection cap);
+uvicorn's limit_concurrency stays off, as it would count idle connections as work.
 """
 
 from __future__ import annotations
