@@ -12,8 +12,8 @@ request per 100 ms). Prints requests/s, latency p50/p90/p99/max and the number o
 status other than 200, or a failed connection). Bounded by --seconds and --max-requests; talks
 to 127.0.0.1 (or ::1, localhost) only.
 
---attack measures the same normal users while another process attacks the server (attack.py
-beside this file): --idle TCP connections that connect and send nothing (each reopened as soon
+--attack measures the normal users twice, the same minute: without, then with another process
+attacking the server (attack.py beside this file, at nice 10, as if it ran on another machine): --idle TCP connections that connect and send nothing (each reopened as soon
 as the server closes it), and --bombs image uploads always in flight, each answered upload
 followed by the next: small PNG files that decode to huge images (a 16-bit RGBA one just under
 40 megapixels, a 40,000,000×1 strip) and the largest image the app agrees to decode (a blank
@@ -235,9 +235,10 @@ def main(argv: list[str] | None = None) -> dict:
     url = check_url(args.url) if args.url else None
     if url is None:
         process, url = start_server(args.model)
-    attacker = memory = None
+    attacker = memory = quiet = None
     try:
-        if args.attack:
+        if args.attack:  # the same load without the attack first, the same minute: the machine is shared
+            quiet = asyncio.run(run_load(url, args.clients, args.seconds, args.interval, args.max_requests))
             memory = attack.MemorySampler(process.pid) if process else None
             attacker = attack.Attack(url, idle=args.idle, bombs=args.bombs)
             attacker.start()  # returns once the idle connections are open and the bombs in flight
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = results.summary(args.clients, args.interval)
     if under_attack is not None:
         summary["attack"] = {**under_attack, **(rss or {})}
+        summary["without_attack"] = quiet.summary(args.clients, args.interval)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -266,6 +268,9 @@ def main(argv: list[str] | None = None) -> dict:
         server_cpu = summary["server_cpu_s"]
         if "attack" in summary:
             print(f"  under attack: {attack.describe(summary['attack'])}")
+            quiet = summary["without_attack"]
+            print(f"  the same load just before, without the attack: p50 {quiet['p50_ms']} ms, "
+                  f"p99 {quiet['p99_ms']} ms, max {quiet['max_ms']} ms ({quiet['errors']} errors)")
         print(f"  CPU: load generator {summary['client_cpu_s']} s"
               + (f", server {server_cpu} s ({1000 * server_cpu / max(1, summary['ok']):.2f} ms per request)" if server_cpu is not None else "")
               + f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

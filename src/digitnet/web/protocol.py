@@ -10,7 +10,9 @@ user 503. An ASGI middleware cannot help: it runs only once a request head is co
 GuardedProtocol is uvicorn's httptools protocol with one deadline timer per connection, whose
 phase decides what it waits for:
 
-    idle  no request in progress      closed after idle_timeout (a fresh connection: head_timeout)
+    idle  no request in progress      closed within idle_timeout (a fresh connection: head_timeout),
+                                      at a random point of its last half, so that many opened
+                                      together are not closed (and reopened) in one burst
     head  a request head arriving     408 and closed unless the head completes within head_timeout
     body  its body arriving           408 and closed unless the body completes within body_timeout
     busy  the app is answering        no deadline (the app's own limits apply)
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -150,7 +153,9 @@ class GuardedProtocol(HttpToolsProtocol):
     def _become_idle(self, timeout: float) -> None:
         self._phase = "idle"
         self.idle[self] = None
-        self._arm(timeout, self._close)
+        # Somewhere in the last half of the timeout: connections opened together (an attacker's)
+        # are then closed, and reopened, spread out rather than in one burst that stalls the loop.
+        self._arm(timeout * random.uniform(0.5, 1.0), self._close)
 
     def _arm(self, seconds: float, callback) -> None:
         self._cancel_deadline()
