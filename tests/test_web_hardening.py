@@ -387,9 +387,11 @@ def test_memory_is_returned_after_a_burst_of_large_uploads(tmp_path):
             sender.start()
         for sender in senders:
             sender.join(120)
-        assert sorted(statuses) == [422] * 8  # each decoded in full, then found blank
+        # Each decoded in full, then found blank (422), or refused at once by the full queue (503).
+        assert set(statuses) <= {422, 503} and statuses.count(422) >= 5, statuses
         after = process_rss_mb(process.pid)
-        # 8 × 46 MB were decoded (2 at a time, ~200 MB each with work copies); what stays is small.
+        # 5 or more × 46 MB were decoded (~200 MB each with work copies); what stays is small
+        # (without handing the heap back it was ~150 MB here, with 2 workers ~270 MB).
         assert after - before < 100, f"resident memory {before:.0f} MB before the burst, {after:.0f} MB after"
     finally:
         process.terminate()
@@ -569,11 +571,13 @@ def test_pixels_that_are_not_digits_say_so(http):
     one_pixel = [0.0] * 784
     one_pixel[400] = 1.0
     noise = np.random.default_rng(1).random(784).tolist()
+    haze = [0.12577299340443607] * 784  # found by Schemathesis: enough ink, but no pixel is a stroke
     verdicts = [http.post("/api/predict", json={"pixels": pixels}).json()["not_a_digit"]
-                for pixels in (one_pixel, noise, pixels_of_a_one())]
+                for pixels in (one_pixel, noise, haze, pixels_of_a_one())]
     assert re.match(r"too little ink for a digit: 1\.0 pixels' worth", verdicts[0])
     assert re.match(r"too much ink for a digit", verdicts[1])
-    assert verdicts[2] is None
+    assert re.match(r"no pen stroke: no pixel reaches 0\.15 brightness", verdicts[2])
+    assert verdicts[3] is None
 
 
 def test_real_digits_are_not_taken_for_blots():

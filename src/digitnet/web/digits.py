@@ -32,6 +32,9 @@ def not_a_digit(x: np.ndarray) -> str | None:
         return (f"too little ink for a digit: {ink:.1f} pixels' worth, where MNIST digits have at least "
                 f"{MIN_INK:g} (a dot or a stray mark?)")
     marked = grid >= INK_FLOOR
+    if not marked.any():
+        return (f"no pen stroke: no pixel reaches {INK_FLOOR:g} brightness, the ink is a faint haze "
+                f"({ink:.0f} pixels' worth spread thin)")
     rows, cols = np.flatnonzero(marked.any(axis=1)), np.flatnonzero(marked.any(axis=0))
     box = grid[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # (h, w)
     if min(box.shape) >= MIN_BOX:
