@@ -3,7 +3,8 @@
 Schemathesis reads /openapi.json and sends requests generated from it, schema-valid and not:
 every answer must be documented (status code, content type, body schema), schema-valid
 requests must be accepted, schema-invalid ones refused with a 4xx, and nothing may be a 500.
-Here with a small, reproducible budget (derandomised, a few dozen examples per operation);
+Here with a small budget (a few dozen examples per operation and phase; Schemathesis varies
+them from run to run: its coverage phase found the all-faint-pixels 500 fixed in web.digits);
 the full run is `schemathesis run http://127.0.0.1:PORT/openapi.json --checks all --max-time 60`
 from the repository root (schemathesis.toml holds the one rule a schema cannot state).
 """
