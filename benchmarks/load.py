@@ -3,6 +3,7 @@
     python benchmarks/load.py                          # starts `digitnet serve` itself, 50 clients, 10 s
     python benchmarks/load.py --clients 50 --seconds 10 --interval 0.1
     python benchmarks/load.py --url http://127.0.0.1:8000   # a server you started yourself
+    python benchmarks/load.py --attack --interval 0.1       # the same, while the server is attacked
 
 Each client keeps one HTTP connection and sends a 784-pixel digit, waits for the answer, then
 waits --interval seconds before the next request (default 0: as fast as it can, a closed loop
@@ -10,6 +11,13 @@ that measures the server's throughput; 0.1 is a person drawing, as the page send
 request per 100 ms). Prints requests/s, latency p50/p90/p99/max and the number of errors (any
 status other than 200, or a failed connection). Bounded by --seconds and --max-requests; talks
 to 127.0.0.1 (or ::1, localhost) only.
+
+--attack measures the normal users twice, the same minute: without, then with another process
+attacking the server (attack.py beside this file, at nice 10, as if it ran on another machine): --idle TCP connections that connect and send nothing (each reopened as soon
+as the server closes it), and --bombs image uploads always in flight, each answered upload
+followed by the next: small PNG files that decode to huge images (a 16-bit RGBA one just under
+40 megapixels, a 40,000,000×1 strip) and the largest image the app agrees to decode (a blank
+3400×3400 RGBA PNG). The server's resident memory is sampled every 50 ms (peak and at the end).
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import attack  # noqa: E402  (beside this file)
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT = 60.0  # seconds for `digitnet serve` to print its address
@@ -209,6 +220,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-requests", type=positive(int), default=1_000_000, help="stop after this many")
     parser.add_argument("--url", help="a running server on 127.0.0.1 (default: start `digitnet serve` here)")
     parser.add_argument("--model", help="model file for the server this script starts (default: serve's default)")
+    parser.add_argument("--attack", action="store_true",
+                        help="measure while idle connections and image bombs attack the server (see above)")
+    parser.add_argument("--idle", type=positive(int), default=1000, help="idle connections of --attack (default 1000)")
+    parser.add_argument("--bombs", type=positive(int), default=20, help="image bombs in flight in --attack (default 20)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     parser.add_argument("--record", type=Path, metavar="MARKDOWN",
                         help="also write these figures into the web-load section of this file (e.g. BENCHMARKS.md)")
@@ -220,16 +235,27 @@ def main(argv: list[str] | None = None) -> dict:
     url = check_url(args.url) if args.url else None
     if url is None:
         process, url = start_server(args.model)
+    attacker = memory = quiet = None
     try:
+        if args.attack:  # the same load without the attack first, the same minute: the machine is shared
+            quiet = asyncio.run(run_load(url, args.clients, args.seconds, args.interval, args.max_requests))
+            memory = attack.MemorySampler(process.pid) if process else None
+            attacker = attack.Attack(url, idle=args.idle, bombs=args.bombs)
+            attacker.start()  # returns once the idle connections are open and the bombs in flight
         cpu_before = process_cpu_seconds(process.pid) if process else None
         results = asyncio.run(run_load(url, args.clients, args.seconds, args.interval, args.max_requests))
         cpu_after = process_cpu_seconds(process.pid) if process else None
         if cpu_before is not None and cpu_after is not None:
             results.server_cpu_s = cpu_after - cpu_before  # includes the clients' connecting
     finally:
+        under_attack = attacker.stop() if attacker else None
+        rss = memory.stop() if memory else None
         if process is not None:
             stop_server(process)
     summary = results.summary(args.clients, args.interval)
+    if under_attack is not None:
+        summary["attack"] = {**under_attack, **(rss or {})}
+        summary["without_attack"] = quiet.summary(args.clients, args.interval)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -240,11 +266,20 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  latency p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, "
               f"p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
         server_cpu = summary["server_cpu_s"]
+        if "attack" in summary:
+            print(f"  under attack: {attack.describe(summary['attack'])}")
+            quiet = summary["without_attack"]
+            print(f"  the same load just before, without the attack: p50 {quiet['p50_ms']} ms, "
+                  f"p99 {quiet['p99_ms']} ms, max {quiet['max_ms']} ms ({quiet['errors']} errors)")
         print(f"  CPU: load generator {summary['client_cpu_s']} s"
               + (f", server {server_cpu} s ({1000 * server_cpu / max(1, summary['ok']):.2f} ms per request)" if server_cpu is not None else "")
               + f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.record:
-        record(args.record, summary, argv if argv is not None else sys.argv[1:])
+        arguments = argv if argv is not None else sys.argv[1:]
+        if args.attack:
+            attack.record(args.record, summary, arguments)
+        else:
+            record(args.record, summary, arguments)
     return summary
 
 

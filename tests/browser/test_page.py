@@ -76,7 +76,7 @@ def test_draw_a_seven_and_watch_the_network(browser, app_server, tmp_path):
     png = base64.b64decode(page.eval_on_selector("#pad", "c => c.toDataURL('image/png')").split(",", 1)[1])
     server = httpx.post(f"{app_server.url}/api/predict-image", files={"file": ("pad.png", png, "image/png")}).json()
     assert server["digit"] == 7
-    assert bar_values(page) == [f"{p:.2f}" for p in server["probabilities"]]
+    assert bar_values(page) == [f"{p:.2f}" for p in server["outputs"]]
     assert canvas_ink(page, "#seen") > 0  # what the network sees
     seen = page.eval_on_selector("#seen", "c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).filter((v, i) => i % 4 === 0)")
     np.testing.assert_allclose(np.float32(seen).reshape(28, 28) / 255, np.float32(server["input"]), atol=1 / 255 + 1e-6)

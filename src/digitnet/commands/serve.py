@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Network {'-'.join(map(str, net.sizes))}, {net.num_parameters:,} parameters"
           + (f", test accuracy {accuracy:.2%}." if isinstance(accuracy, (int, float)) else "."))
     if not is_loopback(args.host):
-        print(f"Warning: listening on {args.host}: anyone who can reach this machine can use the app.")
+        print(f"Warning: listening on {args.host}: anyone who can reach this machine can use the app. "
+              "On the internet, put a reverse proxy with TLS in front (README: Deploying publicly).")
     print(f"Open {url_of(sock)} in a browser (Ctrl+C stops).", flush=True)
     try:
         make_server(app, sock).run(sockets=[sock])

@@ -8,7 +8,6 @@ network is never modified: edited predictions run on a copy made for that reques
 from __future__ import annotations
 
 import importlib.resources
-import logging
 import mimetypes
 import os
 import threading
@@ -16,18 +15,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, File, HTTPException, Path as PathParam, Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, File, HTTPException, Path as PathParam, Query, UploadFile
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
-from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware
+from digitnet.web import contract
+from digitnet.web.digits import not_a_digit
+from digitnet.web.http import HeadAsGet, SecurityHeaders, StrictJSONRoute, add_error_handlers, hide_paths, one_line
+from digitnet.web.images import DecodeQueue, DecoderBusy, ImageRefused, read_header
+from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, ActiveRequestLimit, BodyLimitMiddleware
 from digitnet.web.samples import SampleSource
 from digitnet.web.schemas import (
     Connection,
@@ -41,8 +42,6 @@ from digitnet.web.schemas import (
     Samples,
 )
 
-log = logging.getLogger("digitnet.web")
-
 STATIC = Path(__file__).parent / "static"  # index.html, style.css, js/*.js (ES modules)
 # Browsers run a module script only if it is served with a JavaScript MIME type; some systems'
 # tables (the Windows registry) map .js to text/plain, so say the standard one (RFC 9239) here.
@@ -50,16 +49,7 @@ mimetypes.add_type("text/javascript", ".js")
 PRETRAINED = "3b1b.safetensors"
 TOP_CONNECTIONS = 32  # strongest connections listed per neuron and direction
 MAX_SAMPLES = 48
-IMAGE_WORKERS = 2  # images decoded at once: bounds the memory a burst of large uploads can take
 PICTURE_CACHE = 1024  # neuron pictures kept (a "maximize" picture costs ~200 backward passes)
-
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-     b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
 
 
 # --------------------------------------------------------------------------- which model
@@ -125,33 +115,44 @@ class Served:
         return cached
 
     def predict(self, x: np.ndarray, net: Network | None = None) -> dict[str, Any]:
-        """The prediction body for one input x (28×28 or 784 values)."""
-        trace = inspection.activation_trace(net or self.net, x)  # [x, a₀, a₁, ..., output]
+        """The prediction body for one input x (28×28 or 784 values).
+
+        ValueError if an edited network's activations overflow (they cannot be sent as JSON).
+        """
+        net = net or self.net
+        trace = inspection.activation_trace(net, x)  # [x, a₀, a₁, ..., output]
         output = trace[-1]
+        probabilities = net.probabilities(trace[0].reshape(1, -1))[0]  # (classes,), sums to 1
+        if not all(np.isfinite(a).all() for a in trace) or not np.isfinite(probabilities).all():
+            raise ValueError("the edited network's activations overflow (infinite or NaN); use smaller edits")
+        total = float(probabilities.sum(dtype=np.float64))
+        if total == 0.0:  # every sigmoid output underflowed to 0: no neuron is preferred
+            probabilities = np.full_like(probabilities, 1.0 / len(probabilities))
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
         return {
             "digit": digit,
             "label": self.class_names[digit],
-            "probabilities": output.tolist(),
+            "not_a_digit": not_a_digit(trace[0]) if trace[0].size == 784 else None,
+            "probabilities": probabilities.tolist(),
+            "outputs": output.tolist(),
             "activations": [a.tolist() for a in trace[1:]],
         }
 
 
 def edited_copy(net: Network, edits: list[Edit]) -> Network:
-    """A copy of net with each edit applied: bias replaced, incoming weights scaled."""
+    """A copy of net with each edit applied in order: bias replaced, incoming weights scaled.
+
+    A later edit of the same neuron applies on top of an earlier one.
+    """
     clone = net.copy()
-    seen: set[tuple[int, int]] = set()
     for number, edit in enumerate(edits):
         where = f"edits[{number}]"
         try:
             layer, index = inspection.check_neuron(net, edit.layer, edit.index)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
-        if (layer, index) in seen:
-            raise ValueError(f"{where}: neuron (layer {layer}, index {index}) is edited twice; send one edit per neuron")
         if edit.bias is None and edit.weight_scale is None:
             raise ValueError(f"{where}: give bias, weight_scale or both")
-        seen.add((layer, index))
         dense = clone.layers[layer]
         if edit.bias is not None:
             dense.bias[index] = edit.bias
@@ -184,7 +185,9 @@ def create_app(model: Network | str | os.PathLike | None = None) -> FastAPI:
     else:
         path, _ = choose_model(model)
         shipped = path.resolve() == pretrained_path().resolve()
-        served = Served(load(path), "the pretrained 3b1b network shipped with digitnet" if shipped else str(path))
+        # The file's name only: where it lives on the server is nobody's business.
+        served = Served(load(path), "the pretrained 3b1b network shipped with digitnet" if shipped
+                        else f"the model file {path.name}")
     check_servable(served.net)
 
     app = FastAPI(
@@ -196,14 +199,18 @@ def create_app(model: Network | str | os.PathLike | None = None) -> FastAPI:
     )
     app.state.served = served
     app.include_router(api_router(served), prefix="/api")
-    _add_error_handlers(app)
+    add_error_handlers(app)
+    contract.install(app, served.net)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Outermost last: security headers on every answer, HEAD for every GET, then the limits.
     app.add_middleware(BodyLimitMiddleware, default=JSON_LIMIT, per_path={"/api/predict-image": IMAGE_LIMIT})
+    app.add_middleware(ActiveRequestLimit)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -217,11 +224,13 @@ def check_servable(net: Network) -> None:
 
 def api_router(served: Served) -> APIRouter:
     # Fast routes (microseconds of NumPy for networks like the video's) are async: no thread hop.
-    # Routes that may take long (decoding an image, activation maximisation, reading the test
-    # set) are plain functions, which FastAPI runs in its thread pool, off the event loop.
-    router = APIRouter(tags=["api"])
+    # Routes that may take long (activation maximisation, reading the test set) are plain
+    # functions, which FastAPI runs in its thread pool, off the event loop; image decoding
+    # goes through the DecodeQueue, which runs it there too.
+    router = APIRouter(tags=["api"], route_class=StrictJSONRoute, responses=contract.ERROR_RESPONSES)
     net = served.net
-    decode_slots = threading.BoundedSemaphore(IMAGE_WORKERS)
+    decoder = DecodeQueue()
+    widest = max(dense.n_out for dense in net.layers)
 
     @router.get("/model", response_model=ModelInfo, summary="Architecture, parameter counts, metrics")
     async def model_info() -> dict[str, Any]:
@@ -234,48 +243,69 @@ def api_router(served: Served) -> APIRouter:
                 for counts, dense in zip(inspection.parameter_counts(net), net.layers)
             ],
             "num_parameters": net.num_parameters,
-            "metrics": net.metadata.get("metrics") or {},
+            "metrics": _no_paths(net.metadata.get("metrics") or {}),
             "class_names": served.class_names,
-            "dataset": net.metadata.get("dataset"),
+            "dataset": _no_paths(net.metadata.get("dataset")),
             "source": served.source,
-            "training": net.metadata.get("training"),
+            "training": _no_paths(net.metadata.get("training")),
         }
 
-    @router.post("/predict", response_model=Prediction, summary="Predict from 784 pixels in [0, 1]")
+    @router.post("/predict", response_model=Prediction, summary="Predict from 784 pixels in [0, 1]",
+                 responses=contract.BODY_RESPONSES)
     async def predict(body: PixelsRequest) -> dict[str, Any]:
         return served.predict(body.pixels)
 
-    @router.post("/predict-image", response_model=ImagePrediction,
-                 summary="Predict from an image file (PNG, JPEG, BMP, GIF, WebP), preprocessed like MNIST")
-    def predict_image(file: Annotated[UploadFile, File(description="the image file")]) -> dict[str, Any]:
-        data = file.file.read(IMAGE_LIMIT + 1)  # the middleware already bounded the body
-        with decode_slots:
+    @router.post("/predict-image", response_model=ImagePrediction, responses=contract.BODY_RESPONSES,
+                 summary="Predict from an image file (PNG, JPEG, BMP, GIF, WebP), preprocessed like MNIST",
+                 description="422 for a file that is not such an image, or one over the decode budget "
+                 "(web.images: 16 megapixels, 48 MB decoded, 20:1, 8 bits per channel); 503 while too "
+                 "many large images are being decoded.")
+    async def predict_image(file: Annotated[UploadFile, File(description="the image file")]) -> dict[str, Any]:
+        data = await file.read(IMAGE_LIMIT + 1)  # the middleware already bounded the body
+
+        def decode() -> tuple[np.ndarray, dict[str, Any]]:
             try:
-                image = preprocess.load_image(data)
-                x, info = preprocess.to_mnist(image, return_info=True)  # (28, 28)
+                return _to_mnist(data)  # (28, 28), what it did
             except preprocess.PreprocessError as error:
-                raise HTTPException(422, _one_line(error)) from None
+                message = one_line(error)
+            # Raised afresh, outside the except: the error's traceback would keep the decoded
+            # image alive (its frames' locals) in the worker thread until that thread's next job.
+            raise ImageRefused(message)
+
+        try:
+            header = read_header(data)  # refuses what is over the budget, from the header alone
+            x, info = await decoder.run(header, decode)
+        except (ImageRefused, preprocess.PreprocessError) as error:
+            raise HTTPException(422, one_line(error)) from None
+        except DecoderBusy as error:
+            raise HTTPException(503, one_line(error), headers={"retry-after": "1"}) from None
         return {**served.predict(x), "input": x.tolist(), "preprocessing": _jsonable(info)}
 
-    @router.post("/predict-edited", response_model=Prediction,
+    @router.post("/predict-edited", response_model=Prediction, responses=contract.BODY_RESPONSES,
                  summary="Predict with some neurons' biases or weights changed (on a copy; the served model never changes)")
     async def predict_edited(body: EditedRequest) -> dict[str, Any]:
         try:
             clone = edited_copy(net, body.edits)
+            return served.predict(body.pixels, clone)
         except ValueError as error:
-            raise HTTPException(422, _one_line(error)) from None
-        return served.predict(body.pixels, clone)
+            raise HTTPException(422, one_line(error)) from None
 
-    @router.get("/neuron/{layer}/{index}", response_model=NeuronInfo, summary="One neuron: bias, weights, picture")
+    @router.get("/neuron/{layer}/{index}", response_model=NeuronInfo, summary="One neuron: bias, weights, picture",
+                responses={404: {"model": contract.ErrorBody, "description": "No such neuron: the index is "
+                                 "past the end of that layer (layers differ in size)"}})
     def neuron(
-        layer: Annotated[int, PathParam(description="layer, from 0")],
-        index: Annotated[int, PathParam(description="neuron index within the layer, from 0")],
+        # The served network's ranges, stated in the schema; check_neuron enforces them (404 with
+        # a message naming the range). Defaults, not Annotated[]: `annotations` would leave those
+        # as strings naming local variables.
+        layer: int = PathParam(description="layer, from 0", json_schema_extra={"minimum": 0, "maximum": len(net.layers) - 1}),
+        index: int = PathParam(description="neuron index within the layer, from 0 (layers differ in size)",
+                               json_schema_extra={"minimum": 0, "maximum": widest - 1}),
         method: Annotated[Literal["weighted", "maximize"], Query(description="how to picture it")] = "weighted",
     ) -> dict[str, Any]:
         try:
             layer, index = inspection.check_neuron(net, layer, index)
         except ValueError as error:
-            raise HTTPException(404, _one_line(error)) from None
+            raise HTTPException(404, one_line(error)) from None
         dense = net.layers[layer]
         incoming = dense.weight[index]  # (n_in,)
         following = net.layers[layer + 1].weight[:, index] if layer + 1 < len(net.layers) else np.zeros(0)
@@ -299,7 +329,7 @@ def api_router(served: Served) -> APIRouter:
         seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
     ) -> dict[str, Any]:
         picked = served.samples.pick(count, mistakes, seed)
-        problem = served.samples.problem
+        problem = served.samples.problem and hide_paths(served.samples.problem)
         return {
             "available": problem is None,
             "dataset": served.dataset,
@@ -310,67 +340,23 @@ def api_router(served: Served) -> APIRouter:
     return router
 
 
-# --------------------------------------------------------------------------- errors
+# --------------------------------------------------------------------------- helpers
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in error.errors()[:20]  # never echo the input back: it may be a megabyte
-        ]
-        return JSONResponse(status_code=422, content={"detail": _summary(error.errors()), "errors": errors})
-
-    @app.exception_handler(Exception)
-    async def bug(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal server error (a bug in digitnet); the server keeps running"})
-
-
-def _summary(errors: list[dict[str, Any]]) -> str:
-    """One line for the first few validation errors."""
-    parts = []
-    for e in errors[:3]:
-        loc = [part for part in e.get("loc", ()) if part != "body"]
-        message = str(e.get("msg", "invalid"))
-        if e.get("type") == "json_invalid":
-            reason = (e.get("ctx") or {}).get("error", "")
-            parts.append(f"the body is not valid JSON ({reason} at character {loc[0] if loc else '?'})")
-            continue
-        if not loc:
-            parts.append(f"the body must be a JSON object (Content-Type: application/json); {message}")
-            continue
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-        message = message.removeprefix("Value error, ")
-        parts.append(message if message.startswith(f"{loc[-1]} ") else f"{where}: {message}")
-    if len(errors) > 3:
-        parts.append(f"and {len(errors) - 3} more")
-    return "; ".join(parts)
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
+def _to_mnist(data: bytes) -> tuple[np.ndarray, dict[str, Any]]:
+    return preprocess.to_mnist(preprocess.load_image(data), return_info=True)
 
 
 def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in info.items()}
 
 
-class SecurityHeaders:
-    """Adds a strict Content-Security-Policy (everything from this server, nothing inline) and friends."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def _no_paths(value: Any) -> Any:
+    """value (from model metadata) with every string's absolute paths cut to their last part."""
+    if isinstance(value, str):
+        return hide_paths(value)
+    if isinstance(value, dict):
+        return {key: _no_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_no_paths(item) for item in value]
+    return value

@@ -6,12 +6,14 @@ An ASGI middleware in front of the whole app:
   and refused with 413 the moment the count passes the limit, so no more than the limit (plus
   one chunk) is ever held in memory.
 Limits are per path: image uploads get IMAGE_LIMIT, everything else JSON_LIMIT.
+
+ActiveRequestLimit bounds the requests in progress (MAX_ACTIVE): one more is answered 503.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,14 +96,51 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": too_large_message(limit)}).encode()
+    await send_error(send, 413, too_large_message(limit))
+
+
+MAX_ACTIVE = 128  # requests in progress at once; more are answered 503 at once
+
+
+class ActiveRequestLimit:
+    """Answer 503 (with Retry-After) when MAX_ACTIVE requests are already in progress.
+
+    Counts requests from their head to the end of their answer; open connections that carry no
+    request (idle keep-alive sockets) are not counted: they are the server protocol's concern
+    (web.protocol). A request's memory is bounded by the body limits, so this bounds the total.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_ACTIVE) -> None:
+        self.app = app
+        self.limit = limit
+        self.active = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.active >= self.limit:
+            await send_error(send, 503, f"the server is busy ({self.active} requests in progress); try again in a moment",
+                             [(b"retry-after", b"1")])
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
+async def send_error(send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """A whole JSON error answer {"detail": ...}, closing the connection."""
+    body = json.dumps({"detail": detail}).encode()
     await send({
         "type": "http.response.start",
-        "status": 413,
+        "status": status,
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
+            *headers,
         ],
     })
     await send({"type": "http.response.body", "body": body})

@@ -3,6 +3,11 @@
 Numbering as everywhere in digitnet: layers from 0; layer L's neurons are the outputs of
 net.layers[L], so `activations[L][J]` is neuron (L, J). The input is not a layer: it is the
 28×28 `input` grid.
+
+Request models are strict: a JSON string is not a number ("layer": "0"), nor is true
+("bias": true); unknown keys are refused. The schema states every constraint the app checks;
+constraints that depend on the served network (layer and index ranges, the number of classes)
+are filled in by web.contract when the app is made.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WrapValidator
 
 from digitnet.data.preprocess import PreprocessError, from_pixels
 
@@ -39,8 +44,12 @@ def _check_pixels(value: Any, handler: Any, info: ValidationInfo) -> np.ndarray:
         raise ValueError(str(error)) from None
 
 
+Brightness = Annotated[float, Field(ge=0.0, le=1.0)]
 Pixels = Annotated[
-    list[float] | list[list[float]],
+    # The schema the app really checks (the validator below never calls the default one).
+    Annotated[list[Brightness], Field(min_length=784, max_length=784)]
+    | Annotated[list[Annotated[list[Brightness], Field(min_length=28, max_length=28)]],
+                Field(min_length=28, max_length=28)],
     WrapValidator(_check_pixels),
     Field(description="784 brightnesses in [0, 1] (0 background, 1 ink), flat or as 28 rows of 28"),
 ]
@@ -48,23 +57,43 @@ Grid = Annotated[list[list[float]], Field(description="28 rows of 28 values")]
 
 
 class PixelsRequest(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", strict=True)
 
     pixels: Pixels
 
 
+def _integral(value: Any) -> Any:
+    """7.0 -> 7: JSON Schema counts a number with no fractional part as an integer; strings and
+    booleans stay as they are, for strict validation to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
+
+
+def _bias_or_scale(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [{"required": ["bias"]}, {"required": ["weight_scale"]}]
+
+
 class Edit(BaseModel):
-    """A change to one neuron: a new bias, and/or its incoming weights scaled."""
+    """A change to one neuron: a new bias, and/or its incoming weights scaled.
 
-    model_config = ConfigDict(extra="forbid")
+    Edits apply in order; a later edit of the same neuron applies on top of the earlier one
+    (its bias replaces, its weight_scale multiplies).
+    """
 
-    layer: int = Field(ge=0, description="the neuron's layer, from 0")
-    index: int = Field(ge=0, description="the neuron's index within its layer, from 0")
-    bias: float | None = Field(
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_bias_or_scale)
+
+    layer: WholeNumber = Field(ge=0, description="the neuron's layer, from 0")
+    index: WholeNumber = Field(ge=0, description="the neuron's index within its layer, from 0")
+    # Not nullable: leave a key out to keep that parameter (null is refused).
+    bias: float = Field(
         default=None, ge=-BIAS_RANGE, le=BIAS_RANGE, allow_inf_nan=False,
         description="the neuron's new bias (replaces it)",
     )
-    weight_scale: float | None = Field(
+    weight_scale: float = Field(
         default=None, ge=-SCALE_RANGE, le=SCALE_RANGE, allow_inf_nan=False,
         description="multiplies every incoming weight of the neuron (1 = unchanged, -1 = flipped)",
     )
@@ -74,13 +103,35 @@ class EditedRequest(PixelsRequest):
     edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS)
 
 
+class ErrorDetail(BaseModel):
+    loc: list[str] = Field(description="where: body, query or path, then the key names and list indices")
+    msg: str
+    type: str = Field(description="a machine-readable kind, e.g. missing, int_type, json_duplicate_key")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (4xx and 5xx) of the app."""
+
+    detail: str = Field(description="one line saying what was expected and what was got")
+    errors: list[ErrorDetail] | None = Field(
+        default=None, description="for 422 from request validation: each problem found (at most 20)",
+    )
+
+
 class Prediction(BaseModel):
-    digit: int = Field(description="index of the most active output neuron")
+    digit: int = Field(ge=0, description="index of the most active output neuron")
     label: str = Field(description="its class name")
-    probabilities: list[float] = Field(
-        description="the output layer's activations, one per class: probabilities summing to 1 for "
-        "a softmax output; for a sigmoid output (the video's network) each output neuron's own "
-        "activation in [0, 1]",
+    not_a_digit: str | None = Field(
+        default=None, description="why the input does not look like a digit (too little or too much ink, a "
+        "blot rather than strokes: web.digits), or null; the network answers anyway, so do not trust the digit then",
+    )
+    probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        description="one per class, summing to 1 (Network.probabilities: a softmax output as it is, "
+        "sigmoid outputs divided by their sum, any other output through softmax)",
+    )
+    outputs: list[float] = Field(
+        description="the output neurons' own activations; for the video's sigmoid network each in "
+        "[0, 1] and not summing to 1",
     )
     activations: list[list[float]] = Field(
         description="activations[L] holds the outputs of layer L (from 0); the last is the output layer",
@@ -133,9 +184,9 @@ class NeuronInfo(BaseModel):
 
 
 class Sample(BaseModel):
-    index: int = Field(description="index in the test set")
-    label: int
-    predicted: int
+    index: int = Field(ge=0, description="index in the test set")
+    label: int = Field(ge=0, description="the true class")
+    predicted: int = Field(ge=0, description="the class the model gives it")
     correct: bool
     confidence: float = Field(description="the predicted output neuron's activation")
     pixels: Grid

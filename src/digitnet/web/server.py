@@ -1,7 +1,9 @@
 """Running the app with uvicorn on a socket we bind ourselves.
 
 Binding first turns "address already in use" or a bad host into one clear OSError before
-uvicorn starts, and lets port 0 pick a free port whose number we can then print.
+uvicorn starts, and lets port 0 pick a free port whose number we can then print. Every
+connection is guarded (web.protocol: read deadlines, a head size cap, a connection cap);
+uvicorn's limit_concurrency stays off, as it would count idle connections as work.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 
 import uvicorn
 from fastapi import FastAPI
+
+from digitnet.web.protocol import ConnectionLimits, guarded_protocol
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -52,15 +56,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning") -> uvicorn.Server:
+def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning",
+                limits: ConnectionLimits | None = None) -> uvicorn.Server:
+    """uvicorn serving app on sock, each connection guarded by limits (protocol.GuardedProtocol)."""
     host, port = sock.getsockname()[:2]
+    limits = limits or ConnectionLimits()
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False,
+        http=guarded_protocol(limits),  # read deadlines, head size cap, connection cap
         ws="none",  # the app has no websockets
         lifespan="off",  # nor startup/shutdown events
         proxy_headers=False,  # served directly, not behind a proxy: trust no X-Forwarded-* header
-        timeout_keep_alive=15,
-        limit_concurrency=1000,  # beyond this, 503 rather than unbounded memory
+        timeout_keep_alive=limits.idle_timeout,
+        # Off: it counts idle connections too, so idle sockets would lock real users out. The
+        # app limits requests in progress itself (limits.ActiveRequestLimit).
+        limit_concurrency=None,
     )
     return uvicorn.Server(config)
 
@@ -68,10 +78,11 @@ def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning") -
 class BackgroundServer:
     """The app served from a thread on 127.0.0.1 (tests, benchmarks): .url, .stop()."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0,
+                 limits: ConnectionLimits | None = None) -> None:
         self.sock = bind(host, port)
         self.url = url_of(self.sock)
-        self.server = make_server(app, self.sock)
+        self.server = make_server(app, self.sock, limits=limits)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> "BackgroundServer":

@@ -30,15 +30,16 @@ function renderBars() {
   const shown = state.shown;
   const edited = Boolean(shown && state.edits.size && state.base);
   const answer = $("answer");
-  answer.textContent = shown ? shown.label : "–";
+  answer.textContent = shown ? (shown.not_a_digit ? "?" : shown.label) : "–";
+  answer.title = shown && shown.not_a_digit ? `Not a digit: ${shown.not_a_digit}` : "";
   answer.classList.toggle("edited", edited);
   $("edit-note").hidden = !edited;
   Array.from($("bars").children).forEach((item, k) => {
-    const value = shown ? shown.probabilities[k] : 0;
+    const value = shown ? shown.outputs[k] : 0;
     item.querySelector(".fill").style.width = `${(100 * Math.min(1, Math.max(0, value))).toFixed(1)}%`;
     item.querySelector(".value").textContent = shown ? value.toFixed(2) : "–";
     item.classList.toggle("top", Boolean(shown) && k === shown.digit);
     item.classList.toggle("edited", edited);
-    if (edited) item.querySelector(".ghost-mark").style.left = `calc(${(100 * Math.min(1, Math.max(0, state.base.probabilities[k]))).toFixed(1)}% - 1px)`;
+    if (edited) item.querySelector(".ghost-mark").style.left = `calc(${(100 * Math.min(1, Math.max(0, state.base.outputs[k]))).toFixed(1)}% - 1px)`;
   });
 }
