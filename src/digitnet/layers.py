@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from digitnet.activations import Activation, get_activation
+from digitnet.activations import ACTIVATIONS, Activation, get_activation
 from digitnet.checks import check_choice
 
 # Weight initialisations: name -> standard deviation of the weights as a function of
@@ -69,7 +69,8 @@ class Dense:
 
     @property
     def activation_function(self) -> Activation:
-        return get_activation(self.activation)
+        activation = ACTIVATIONS.get(self.activation)  # (a dict look-up: this runs for every layer call)
+        return activation if activation is not None else get_activation(self.activation)
 
     @property
     def num_parameters(self) -> int:
