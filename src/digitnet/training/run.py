@@ -174,7 +174,7 @@ def learning_problem(net: Network, trainer: Trainer, validation, training) -> st
     accuracy (validation's best, else the last epoch's on the training data) at chance level."""
     problem = modelfile.weights_problem(net.layers)
     if problem:
-        return f"the weights exploded ({problem}); try a smaller learning rate (now {trainer.config.learning_rate:g})"
+        return f"the weights exploded ({problem}); try a smaller learning rate (learning_rate, now {trainer.config.learning_rate:g})"
     if validation is not None:
         labels, accuracy, where = validation[1], trainer.best_score, "best validation accuracy"
     else:
@@ -183,7 +183,7 @@ def learning_problem(net: Network, trainer: Trainer, validation, training) -> st
     if accuracy <= chance + CHANCE_MARGIN:
         return (
             f"its {where}, {accuracy:.2%}, is no better than always answering the most common class "
-            f"({chance:.2%}); try a smaller learning rate (now {trainer.config.learning_rate:g})"
+            f"({chance:.2%}); try a smaller learning rate (learning_rate, now {trainer.config.learning_rate:g})"
         )
     return None
 

@@ -167,10 +167,10 @@ class Trainer:
             rate, decay = self.optimizer.learning_rate, self.optimizer.weight_decay
             if rate * decay >= 1 and self.optimizer.name != "adam":
                 # W ← W − η(g + λW) = (1 − ηλ)W − ηg: with ηλ ≥ 1 the decay alone flips and grows W.
-                hint = (f"try a smaller weight_decay (now {decay:g}): with learning_rate {rate:g} "
+                hint = (f"try a smaller weight decay (weight_decay, now {decay:g}): with a learning rate of {rate:g} "
                         f"each step multiplies the weights by 1 − {rate:g}·{decay:g} = {1 - rate * decay:.3g}")
             else:
-                hint = f"try a smaller learning_rate (now {rate:g})"
+                hint = f"try a smaller learning rate (learning_rate, now {rate:g})"
             raise TrainingDiverged(
                 f"training diverged in epoch {self.epoch}: the loss or weights became NaN or infinite; {hint}"
             )
