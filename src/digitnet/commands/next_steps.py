@@ -9,7 +9,6 @@ import sys
 TEXT = """
 Next, try:
   .venv/bin/digitnet predict {model} --test-index 0 --test-index 1 --show-input seen
-  .venv/bin/digitnet predict {model} YOUR-DIGIT.png --show-input seen      # a photo or drawing of yours
   .venv/bin/digitnet show weights {model} -o weights.png
   .venv/bin/digitnet show activations {model} --test-index 0 -o flow.png
   .venv/bin/digitnet inspect {model}
