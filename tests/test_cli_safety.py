@@ -60,6 +60,15 @@ def test_an_unknown_flag_gets_did_you_mean():
     assert "--bach-size: did you mean --batch-size?" in one_line(err)
 
 
+@pytest.mark.parametrize("flag, value", [("--activation", "swish"), ("--loss", "hinge"), ("--optimizer", "lbfgs"),
+                                         ("--output", "Softmax")])
+def test_named_choices_are_listed_not_free_text(flag, value):
+    code, _, err = run_cli("train", flag, value)
+    assert code == 2
+    line = one_line(err)
+    assert f"argument {flag}: invalid choice: '{value}' (choose from " in line
+
+
 def test_a_model_path_given_to_output_points_at_out():
     code, _, err = run_cli("train", "--output", "models/x.safetensors")
     assert code == 2
