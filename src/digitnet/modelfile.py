@@ -75,9 +75,8 @@ _READ_ERRORS = (OSError, ValueError, TypeError, AttributeError, KeyError, Overfl
 
 def save(net: Network, path: str | os.PathLike, *, extra_tensors: dict[str, np.ndarray] | None = None, **metadata: Any) -> Path:
     """Write net (and metadata: training, metrics, class_names, ...) to path atomically."""
-    from safetensors.numpy import save_file
-
     from safetensors import SafetensorError
+    from safetensors.numpy import save_file
 
     path = Path(path)
     document = model_document(net, **metadata)
@@ -155,7 +154,7 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]
                 if dtype not in NUMPY_DTYPES:
                     raise ModelFileError(
                         f"{path}: tensor {name} has dtype {dtype}, which digitnet does not read; "
-                        "its tensors are F32 or F64"
+                        "its tensors are F32 or F64 (I64 for step counts)"
                     )
             tensors = {name: handle.get_tensor(name) for name in names}
     except ModelFileError:
