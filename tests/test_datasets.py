@@ -546,7 +546,7 @@ def test_load_split_reads_one_split_only(tmp_path: Path, tiny: Tiny) -> None:
     np.testing.assert_array_equal(x, expected)  # the same X = pixels / 255 as load
     assert x.dtype == np.float32 and y.dtype == np.int64
     np.testing.assert_array_equal(y, tiny.arrays["test_labels"])
-    with pytest.raises(DatasetError, match=r"missing train-images-idx3-ubyte, train-labels"):
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte\[\.gz\] not found; train-labels"):
         load_split(tiny.spec(), "train", data_dir=folder)
     with pytest.raises(ValueError, match=r"split must be one of train, test; got 'validation'"):
         load_split(tiny.spec(), "validation", data_dir=folder)
@@ -718,22 +718,16 @@ def test_every_source_failing_gives_one_clear_error(
     bad = mirror.serve(Tiny(seed=99), folder="bad")
     slow = mirror.serve(tiny, folder="slow")
     mirror.stall.update(path for path in mirror.files if path.startswith("/slow/"))
-    folder = tiny.write(tmp_path / "data")
-    (folder / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x01")  # damaged
-    for name in ["train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]:
-        (folder / name).unlink()
     assert all(a != b for a, b in zip(tiny.raw.values(), Tiny(seed=99).raw.values()))
     refused = closed_port_url()
     spec = tiny.spec(mirrors=(bad, mirror.url("missing"), slow, refused))
 
     start = time.perf_counter()
     with pytest.raises(DatasetError) as caught:
-        load(spec, data_dir=folder)
+        load(spec)
     assert time.perf_counter() - start < 5.0
     message = str(caught.value)
     assert "could not get dataset 'tiny': missing train-images-idx3-ubyte, " in message
-    assert f"data folder {folder} (from data_dir): train-images-idx3-ubyte: 4 bytes" in message
-    assert "train-labels-idx1-ubyte[.gz] not found" in message
     assert f"mirror {bad}: train-images-idx3-ubyte: SHA-256" in message
     assert f"mirror {mirror.url('missing')}: train-images-idx3-ubyte: HTTP 404" in message
     assert f"mirror {slow}: unreachable (timed out)" in message
@@ -742,6 +736,36 @@ def test_every_source_failing_gives_one_clear_error(
     # Nothing half-written: no temporary files, and the cache folder was not even left empty.
     assert not cache_dir(spec).exists()
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("via_env", [False, True])
+def test_a_named_data_folder_is_used_or_refused_never_passed_over(
+    tmp_path: Path, tiny: Tiny, mirror: Mirror, monkeypatch: pytest.MonkeyPatch, via_env: bool
+) -> None:
+    """Issue 13: a bad --data-dir silently fell back to the cache (evaluate printed 94.23% of
+    files the user never meant). Now the named folder's problems are the error, and neither
+    the cache nor a mirror is asked."""
+    spec = tiny.spec(mirrors=(mirror.serve(tiny),))
+    load(spec)  # a good copy in the cache, which must not be used below
+    mirror.requests.clear()
+    folder = tiny.write(tmp_path / "data")
+    (folder / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x01")  # damaged
+    (folder / "train-labels-idx1-ubyte").unlink()
+    (folder / "t10k-images-idx3-ubyte").unlink()
+    (folder / "t10k-images-idx3-ubyte").mkdir()  # a folder where a file should be
+    if via_env:
+        monkeypatch.setenv("DIGITNET_DATA", str(folder))
+    with pytest.raises(DatasetError) as caught:
+        load(spec, data_dir=None if via_env else folder)
+    message = str(caught.value)
+    origin = "$DIGITNET_DATA" if via_env else "data_dir"
+    assert message.startswith(f"data folder {folder} (from {origin}) does not hold dataset 'tiny': ")
+    assert "train-images-idx3-ubyte: 4 bytes" in message
+    assert "train-labels-idx1-ubyte[.gz] not found" in message
+    assert "t10k-images-idx3-ubyte is a folder, not a file" in message
+    assert "unset $DIGITNET_DATA" in message if via_env else "leave out data_dir" in message
+    assert "\n" not in message
+    assert mirror.requests == []
 
 
 def test_refused_connection_fails_fast(tiny: Tiny) -> None:

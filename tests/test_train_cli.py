@@ -45,23 +45,24 @@ def assert_one_line_error(err: str, match: str) -> None:
 
 
 # --------------------------------------------------------------------------- bad input
+# Errors name the flags typed (--lr), not the TrainConfig fields behind them (learning_rate).
 BAD_TRAIN_ARGS = [
     (["--layers", "100,16,10"], r"layers must start with 784 inputs and end with 10 outputs for mnist; got \[100, 16, 10\]"),
     (["--layers", "784,16,9"], r"end with 10 outputs"),
     (["--layers", "784,0,10"], r"sizes must be positive integers"),
-    (["--lr", "0"], r"learning_rate must be a positive number; got 0"),
-    (["--lr", "-0.5"], r"learning_rate must be a positive number"),
-    (["--lr", "nan"], r"learning_rate must be a positive number; got nan"),
-    (["--epochs", "0"], r"epochs must be a positive integer; got 0"),
-    (["--batch-size", "0"], r"batch_size must be a positive integer; got 0"),
-    (["--dropout", "1.5"], r"dropout must be in \[0, 1\); got 1.5"),
-    (["--dropout", "-0.1"], r"dropout must be in \[0, 1\)"),
-    (["--l2", "-1"], r"weight_decay must be a number ≥ 0"),
-    (["--patience", "0"], r"patience must be a positive integer"),
+    (["--lr", "0"], r"--lr must be a positive number; got 0"),
+    (["--lr", "-0.5"], r"--lr must be a positive number"),
+    (["--lr", "nan"], r"--lr must be a positive number; got nan"),
+    (["--epochs", "0"], r"--epochs must be a positive integer; got 0"),
+    (["--batch-size", "0"], r"--batch-size must be a positive integer; got 0"),
+    (["--dropout", "1.5"], r"--dropout must be in \[0, 1\); got 1.5"),
+    (["--dropout", "-0.1"], r"--dropout must be in \[0, 1\)"),
+    (["--l2", "-1"], r"--l2 must be a number ≥ 0"),
+    (["--patience", "0"], r"--patience must be a positive integer"),
     (["--loss", "cross-entropy"], r"loss 'cross-entropy' needs a softmax output layer; got output activation 'sigmoid'"),
     (["--output", "sigmoid", "--loss", "cross-entropy", "--activation", "relu"], r"needs a softmax output layer"),
-    (["--validation-size", "60000"], r"validation_size must be smaller than the 60000 training images; got 60000"),
-    (["--validation-size", "-1"], r"validation_size must be an integer ≥ 0"),
+    (["--validation-size", "60000"], r"--validation-size must be smaller than the 60000 training images; got 60000"),
+    (["--validation-size", "-1"], r"--validation-size must be an integer ≥ 0"),
     (["--out", "model.pt"], r"--out must name a .safetensors file; got 'model.pt'"),
     (["--out", "models/"], r"--out must name a .safetensors file"),
 ]
@@ -239,6 +240,7 @@ def test_resume_a_finished_run_via_the_cli(trained, tmp_path):
     _, _, _, out = trained
     copy = tmp_path / "quick.safetensors"
     copy.with_name("quick.checkpoint.safetensors").write_bytes(out.with_name("quick.checkpoint.safetensors").read_bytes())
+    copy.write_bytes(out.read_bytes())  # (a finished checkpoint is resumed only while its model exists)
     code, stdout, stderr = run_cli("train", "--epochs", "1", "--layers", "784,16,10", "--batch-size", "100",
                                    "--validation-size", "5000", "--seed", "11", "--out", str(copy), "--resume")
     assert code == 0, stderr
@@ -278,9 +280,15 @@ def test_live_progress_on_a_terminal(tmp_path):
         y_test: np.ndarray
         class_names: tuple
 
-    rng = np.random.default_rng(0)
-    data = Synthetic("synthetic", rng.random((600, 784), dtype=np.float32), rng.integers(0, 10, 600),
-                     rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100), tuple("0123456789"))
+    def learnable(n, seed):  # noise, and a bright band of 78 pixels that says the label (a run must learn)
+        rng = np.random.default_rng(seed)
+        labels = rng.integers(0, 10, n)
+        x = rng.random((n, 784), dtype=np.float32) * 0.3
+        for row, label in enumerate(labels):
+            x[row, 78 * label: 78 * (label + 1)] = 1.0
+        return x, labels
+
+    data = Synthetic("synthetic", *learnable(600, 0), *learnable(100, 1), tuple("0123456789"))
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=150, highlight=False, soft_wrap=True)
     config = TrainConfig(sizes=[784, 8, 10], epochs=2, validation_size=100, batch_size=10)
@@ -298,5 +306,5 @@ def test_divergence_via_the_cli_exits_1_naming_the_epoch(tmp_path):
                                 "--activation", "relu", "--output", "identity", "--lr", "10000",
                                 "--out", str(tmp_path / "d.safetensors"))
     assert code == 1
-    assert_one_line_error(err, r"training diverged in epoch 1\b.*try a smaller learning rate \(now 10000\)")
+    assert_one_line_error(err, r"training diverged in epoch 1\b.*try a smaller learning rate \(--lr, now 10000\)")
     assert not (tmp_path / "d.safetensors").exists()

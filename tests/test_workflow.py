@@ -597,7 +597,7 @@ def diverging_config(**changes) -> TrainConfig:
 
 
 def test_huge_learning_rate_diverges_in_epoch_1_and_writes_no_model(small, tmp_path):
-    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch 1\b.*try a smaller learning rate \(now 10000\)"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch 1\b.*try a smaller learning rate \(learning_rate, now 10000\)"):
         workflow.run_training(diverging_config(), small, tmp_path / "m.safetensors", say=quiet)
     assert not (tmp_path / "m.safetensors").exists()
     assert not (tmp_path / "m.checkpoint.safetensors").exists()

@@ -9,6 +9,7 @@ never inside the training loop.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -130,6 +131,52 @@ def check_inputs(X: ArrayLike, n_in: int, dtype: np.dtype, name: str = "X") -> A
         if not all_finite(X):
             raise ValueError(f"{name} must fit in {np.dtype(dtype).name}; got values beyond ±{np.finfo(dtype).max:.3g}")
     return np.ascontiguousarray(X)
+
+
+# A network with 784 inputs reads 28×28 images, whose pixels are brightnesses in [0, 1]. Small
+# overshoots (resampling, deskewing) pass; 0..255 pixels never divided by 255 do not.
+IMAGE_INPUTS = 784
+PIXEL_SLACK = 0.25
+
+
+def check_pixel_range(X: Array, name: str = "x") -> None:
+    """For image inputs (n, 784): values within [0, 1] (± PIXEL_SLACK), else ValueError with the fix.
+
+    Sigmoid neurons fed 0..255 saturate at once and the network trains to chance (8.8% on
+    MNIST) without any error; inputs of other widths are features of any scale and pass.
+    """
+    if X.shape[1] != IMAGE_INPUTS:
+        return
+    low, high = float(X.min()), float(X.max())
+    if low < -PIXEL_SLACK or high > 1 + PIXEL_SLACK:
+        hint = "; divide 0..255 pixels by 255" if high > 1 else ""
+        raise ValueError(
+            f"{name} must hold pixel brightnesses in [0, 1] for a network of {IMAGE_INPUTS} (28×28) "
+            f"inputs; got values from {low:g} to {high:g}{hint}"
+        )
+
+
+def check_network_size(sizes: list[int], dtype: Any) -> None:
+    """ValueError when sizes' weights and biases could not fit in this machine's memory.
+
+    Asked before allocating: the alternative is a MemoryError, or an allocation the kernel
+    grants and then a process killed while it fills the weights in.
+    """
+    count = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    needed = count * (np.dtype(dtype).itemsize + 8)  # (+ the float64 draws they start from)
+    memory = _physical_memory()
+    if memory is not None and needed > memory:
+        raise ValueError(
+            f"sizes {sizes} make {count:,} weights and biases, about {needed / 2**30:,.3g} GiB to create; "
+            f"this machine has {memory / 2**30:,.3g} GiB of memory"
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None  # (not POSIX: unknown; the allocation itself decides)
 
 
 def all_finite(X: Array) -> bool:

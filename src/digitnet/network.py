@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet.activations import get_activation
-from digitnet.checks import check_dtype, check_inputs, check_sizes, check_targets, make_rng
+from digitnet.checks import check_dtype, check_inputs, check_network_size, check_sizes, check_targets, make_rng
 from digitnet.engines.inference import forward as fast_forward
 from digitnet.layers import DEFAULT_INIT, Dense, check_init
 from digitnet.backprop import backward, output_delta
@@ -51,11 +51,15 @@ class Network:
         dtype = np.dtype(check_dtype(dtype))
         init = check_init(init if init is not None else DEFAULT_INIT[activation])
         rng = make_rng(seed)
+        check_network_size(sizes, dtype)
         layers = []
-        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            is_output = index == len(sizes) - 2
-            layer_activation = output_activation if is_output else activation
-            layers.append(Dense.initialised(n_in, n_out, layer_activation, init, rng, dtype))
+        try:
+            for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                is_output = index == len(sizes) - 2
+                layer_activation = output_activation if is_output else activation
+                layers.append(Dense.initialised(n_in, n_out, layer_activation, init, rng, dtype))
+        except MemoryError:
+            raise ValueError(f"sizes {sizes} need more memory than is free now") from None
         self._set_layers(layers, activation, init)
 
     @classmethod

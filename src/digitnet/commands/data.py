@@ -11,6 +11,7 @@ missing or damaged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -72,8 +73,18 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _spec(args: argparse.Namespace) -> data.DatasetSpec:
+    """The dataset NAME names; a NAME that is a folder on disk gets a hint to pass it as --data-dir."""
+    try:
+        return data.dataset_spec(args.name)
+    except data.DatasetError as error:
+        if os.path.lexists(args.name):
+            raise data.DatasetError(f"{error} ({args.name} is a path: to use the files in it, pass --data-dir {args.name})") from None
+        raise
+
+
 def run_fetch(args: argparse.Namespace) -> int:
-    spec = data.dataset_spec(args.name)
+    spec = _spec(args)
     paths = data.fetch(spec, args.data_dir)
     print(f"{spec.name}: {len(paths)} files verified (SHA-256)")
     for idx_file in spec.files:
@@ -85,17 +96,19 @@ def run_info(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    spec = data.dataset_spec(args.name)
+    spec = _spec(args)
     statuses = data.check(spec, args.data_dir)
     bad = [status for status in statuses if not status.ok]
+    named = args.data_dir or os.environ.get("DIGITNET_DATA")  # a folder named is checked alone
     if bad:
         # One line, as every CLI error: it names each missing or damaged file and what is wrong.
         details = "; ".join(
-            f"{s.idx_file.filename}: {s.problem}" + (f" at {s.path}" if s.path else "") for s in bad
+            f"{s.idx_file.filename}: {s.problem}" + (f" ({s.path})" if s.path else "") for s in bad
         )
         print(
             f"digitnet: error: {spec.name}: {len(bad)} of {len(statuses)} files missing or "
-            f"damaged ({details}); run `digitnet data fetch {spec.name}`",
+            f"damaged ({details}); "
+            + (f"put the right files in {named}" if named else f"run `digitnet data fetch {spec.name}`"),
             file=sys.stderr,
         )
         return 1

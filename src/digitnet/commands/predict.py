@@ -1,9 +1,16 @@
-"""`digitnet predict MODEL PATH...`: read digits from image files, prepared as MNIST was."""
+"""`digitnet predict MODEL PATH...`: read digits from image files, prepared as MNIST was.
+
+`--test-index N` reads test digit N of the model's dataset instead (already 28×28), so there is
+always something to try right after training. `--show-input` writes each 28×28 network input as
+a PNG: one name per input (inputs sharing a stem get -2, -3, ...), never one of the input files
+themselves; a picture that cannot be written is reported and the predictions are still printed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,12 +28,16 @@ def register(subparsers) -> None:
         "and read by the model. Exit code 1 if any image could not be read.",
     )
     parser.add_argument("model", metavar="MODEL", help="a .safetensors model file")
-    parser.add_argument("paths", metavar="PATH", nargs="+", help="image files or folders of them")
+    parser.add_argument("paths", metavar="PATH", nargs="*", help="image files or folders of them")
+    parser.add_argument("--test-index", type=int, metavar="N", action="append",
+                        help="read test digit N of the model's dataset (repeatable), e.g. right after training")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files (for --test-index)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of {file, digit, probabilities}")
     parser.add_argument(
         "--show-input", nargs="?", const=".", metavar="DIR_OR_PNG",
         help="write the 28x28 image the network saw, as <name>-input.png in DIR (default: the current "
-        "folder), or to the given .png file when predicting one image",
+        "folder; inputs sharing a name get -2, -3, ...), or to the given .png file when predicting one image; "
+        "an input image is never overwritten",
     )
     parser.add_argument("--top", type=int, default=3, help="how many probabilities to print (default 3)")
     parser.set_defaults(run=run)
@@ -47,59 +58,132 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def input_image_path(target: str, image: Path, single: bool) -> Path:
+def input_image_paths(target: str, names: list[str], inputs: list[Path]) -> list[Path]:
+    """Where each input's 28x28 picture goes: target itself (a .png, one input), else
+    target/<name>-input.png, with -2, -3, ... for names already taken. ValueError if one of
+    them is an input file: --show-input never overwrites what it reads."""
     destination = Path(target)
-    if single and destination.suffix.lower() == ".png":
-        return destination
-    return destination / f"{image.stem}-input.png"
+    if len(names) == 1 and destination.suffix.lower() == ".png":
+        paths = [destination]
+    else:
+        paths, taken = [], set()
+        for name in names:
+            candidate, number = f"{name}-input.png", 1
+            while candidate in taken:
+                number += 1
+                candidate = f"{name}-{number}-input.png"
+            taken.add(candidate)
+            paths.append(destination / candidate)
+    for path in paths:
+        clash = next((image for image in inputs if _same_file(path, image)), None)
+        if clash is not None:
+            raise ValueError(f"--show-input would overwrite the input image {clash}; choose another file or folder")
+    return paths
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): only equal names can clash
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from digitnet.modelfile import load
     from digitnet.data.preprocess import PreprocessError, to_mnist
+    from digitnet.modelfile import load
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1; got {args.top}")
+    if not args.paths and not args.test_index:
+        raise ValueError("give image files or folders to read, or --test-index N for a test digit")
     net = load(args.model)
     if net.num_inputs != 784:
         raise ValueError(f"{args.model} takes {net.num_inputs} inputs; predict reads 28x28 images (784 inputs)")
     class_names = net.metadata.get("class_names") or [str(i) for i in range(net.num_outputs)]
     files = image_files(args.paths)
-    results, failures = [], 0
+    tests = test_digits(net, args) if args.test_index else []
+    names = [file.stem for file in files] + [f"test-{index}" for index, _, _ in tests]
+    pictures = input_image_paths(args.show_input, names, files) if args.show_input is not None else None
+
+    # Every input as (result so far, its 28x28 pixels or None).
+    inputs: list[tuple[dict, object]] = []
     for file in files:
         try:
-            seen = to_mnist(file)  # (28, 28)
+            inputs.append(({"file": str(file)}, to_mnist(file)))  # (28, 28)
         except (PreprocessError, OSError) as error:
+            inputs.append(({"file": str(file), "error": " ".join(str(error).split())}, None))
+    for index, pixels, label in tests:
+        inputs.append(({"test_index": index, "true_label": class_names[label]}, pixels.reshape(28, 28)))
+
+    results, failures, unwritten = [], 0, []
+    for number, (result, seen) in enumerate(inputs):
+        if seen is None:
             failures += 1
-            results.append({"file": str(file), "error": " ".join(str(error).split())})
+            results.append(result)
             continue
         probabilities = net.probabilities(seen.reshape(1, 784))[0]
         digit = int(np.argmax(probabilities))
-        result = {"file": str(file), "digit": digit, "label": class_names[digit],
-                  "probabilities": [round(float(p), 6) for p in probabilities]}
-        if args.show_input is not None:
-            result["input_image"] = str(write_input(seen, input_image_path(args.show_input, file, len(files) == 1)))
+        result.update(digit=digit, label=class_names[digit], probabilities=[round(float(p), 6) for p in probabilities])
+        if pictures is not None:
+            try:
+                result["input_image"] = str(write_input(seen, pictures[number]))
+            except (OSError, ValueError) as error:  # a full disk, a device, a read-only folder
+                unwritten.append(f"could not write the network input {pictures[number]}: {_reason(error, pictures[number])}")
         results.append(result)
 
     if args.json:
         print(json.dumps(results, indent=1))
     else:
-        for result in results:
-            if "error" in result:
-                print(f"digitnet: error: {result['file']}: {result['error']}", file=sys.stderr)
-                continue
-            order = np.argsort(result["probabilities"])[::-1][: args.top]
-            shares = ", ".join(f"{class_names[i]} {result['probabilities'][i]:.1%}" for i in order)
-            line = f"{result['file']}: {result['label']}   ({shares})"
-            if "input_image" in result:
-                line += f"   network input: {result['input_image']}"
-            print(line)
+        print_results(results, class_names, args.top)
+    for problem in unwritten:
+        print(f"digitnet: error: {problem}", file=sys.stderr)
     if failures:
-        print(f"digitnet: {failures} of {len(files)} image(s) could not be read", file=sys.stderr)
-        return 1
-    return 0
+        print(f"digitnet: {failures} of {len(inputs)} image(s) could not be read", file=sys.stderr)
+    return 1 if failures or unwritten else 0
+
+
+def test_digits(net, args: argparse.Namespace) -> list[tuple[int, object, int]]:
+    """(index, pixels (784,), label) for each --test-index, from the model's dataset."""
+    from digitnet.data import load_split
+
+    name = net.metadata.get("dataset", "mnist")
+    x, y = load_split(name, "test", data_dir=args.data_dir)
+    for index in args.test_index:
+        if not 0 <= index < len(x):
+            raise ValueError(f"--test-index must be in 0..{len(x) - 1} ({name} has {len(x)} test digits); got {index}")
+    return [(index, x[index], int(y[index])) for index in args.test_index]
+
+
+def print_results(results: list[dict], class_names: list[str], top: int) -> None:
+    import numpy as np
+
+    for result in results:
+        source = result.get("file") or f"test digit {result['test_index']} (a {result['true_label']})"
+        if "error" in result:
+            error = result["error"]  # (naming the file already, or not)
+            print(f"digitnet: error: {error if error.startswith(source) else f'{source}: {error}'}", file=sys.stderr)
+            continue
+        order = np.argsort(result["probabilities"])[::-1][:top]
+        shares = ", ".join(f"{class_names[i]} {result['probabilities'][i]:.1%}" for i in order)
+        line = f"{source}: {result['label']}   ({shares})"
+        if "input_image" in result:
+            line += f"   network input: {result['input_image']}"
+        print(line)
+
+
+def _reason(error: BaseException, path: Path) -> str:
+    from digitnet.files import not_a_regular_file
+
+    kind = not_a_regular_file(path.parent)
+    if kind not in (None, "missing", "a folder") and not kind.startswith("unreadable"):
+        return f"{path.parent} is {kind}, not a folder"
+    if kind is None:
+        return f"{path.parent} is a file, not a folder"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split())
 
 
 def write_input(seen, path: Path) -> Path:

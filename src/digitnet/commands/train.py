@@ -1,8 +1,15 @@
-"""`digitnet train`: a preset, a TOML config file and flags, in that order of precedence."""
+"""`digitnet train`: a preset, a TOML config file and flags, in that order of precedence.
+
+The model file's default name says what it is (see default_out), and errors name the flags the
+user typed (--lr), not the TrainConfig fields behind them (learning_rate).
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -38,7 +45,9 @@ def register(subparsers) -> None:
     for setting in settings():
         add_setting(parser, setting)
     parser.add_argument("--data-dir", metavar="DIR", help="folder holding the four IDX files (else the cache, then download)")
-    parser.add_argument("--out", metavar="PATH", help="model file to write (default models/PRESET.safetensors)")
+    parser.add_argument("--out", metavar="PATH", help="model file to write (default: models/NAME.safetensors, NAME "
+                        "the preset whose settings these are, else the --config file's name, else the preset "
+                        "and the settings changed, e.g. 3b1b-epochs5)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     parser.set_defaults(run=run)
 
@@ -79,6 +88,11 @@ def read_config_file(path: str) -> dict:
             raw = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"--config {path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:  # (TOML files are UTF-8)
+        raise ValueError(f"--config {path} is not UTF-8 text: byte 0x{error.object[error.start]:02x} "
+                         f"at position {error.start}") from None
+    except OSError as error:
+        raise ValueError(f"--config {path}: {(error.strerror or str(error)).lower()}") from None
     by_name = {}
     for setting in settings():
         by_name[setting.name] = by_name[flag_name(setting).replace("-", "_")] = setting
@@ -92,7 +106,8 @@ def read_config_file(path: str) -> dict:
             valid = sorted({flag_name(s) for s in settings()} | {"preset"})
             raise ValueError(f"--config {path}: unknown key {key!r}; expected any of {', '.join(valid)}")
         if setting.name in values:
-            raise ValueError(f"--config {path}: {key} sets {flag_name(setting)} a second time")
+            first = next(k for k in raw if by_name.get(k.replace("-", "_")) is setting)
+            raise ValueError(f"--config {path}: keys {first!r} and {key!r} both set --{flag_name(setting)}; give it once")
         expected = _toml_type_error(kind(setting), value)
         if expected:
             raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
@@ -137,19 +152,28 @@ def parse_layers(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except ValueError as error:
+        error.args = (flag_message(str(error)),)  # (same error, same type: in the flags' words)
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from digitnet.training.run import run_training, training_data
+    from digitnet.training.run import check_fits, run_training, training_data
 
     if args.setting_data is not None and args.setting_dataset is not None:
         raise ValueError("--data and --dataset are exclusive: --data trains on your own files, "
                          "--dataset on a built-in data set; give one")
     config, preset_name = config_from_args(args)
-    out = Path(args.out or f"models/{preset_name}.safetensors")
+    out = Path(args.out) if args.out else default_out(config, args)
     console = Console(highlight=False, soft_wrap=True)
     data = training_data(config, data_dir=args.data_dir)
     if config.data is not None:
         config = fit_to_own_data(config, data, args)
+    check_fits(config, data)  # before the banner: a run that cannot start does not announce itself
     net_description = "-".join(map(str, config.sizes))
     console.print(
         f"Training {net_description} ({config.activation}"
@@ -164,8 +188,10 @@ def run(args: argparse.Namespace) -> int:
             on_batch=display.on_batch, on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch,
         )
     metrics = result.metrics
+    kept = f"best validation epoch {metrics['best_epoch']}" if config.validation_size else \
+        f"the weights after epoch {metrics['epochs_run']}, no validation set"
     console.print(
-        f"Saved {result.out} (best validation epoch {metrics['best_epoch']}): "
+        f"Saved {result.out} ({kept}): "
         f"test accuracy {metrics['test_accuracy']:.2%}, {metrics['train_seconds']:.1f} s of training."
     )
     return 0
@@ -182,6 +208,42 @@ def fit_to_own_data(config: TrainConfig, data, args: argparse.Namespace) -> Trai
     if "sizes" not in given:
         changes["sizes"] = [*config.sizes[:-1], len(data.class_names)]
     return config.replace(**changes)
+
+
+def default_out(config: TrainConfig, args: argparse.Namespace) -> Path:
+    """models/NAME.safetensors, NAME saying what the model is: the preset whose settings these
+    are exactly; else the --config file's name (my-run.toml -> my-run); else the preset (3b1b
+    unless named) and the settings changed from it (3b1b-epochs5-lr0.5), or a digest of them
+    when that would be long. So a custom run never takes a preset's name (and its checkpoint)."""
+    for name in sorted(PRESETS):
+        if preset(name) == config:
+            return Path(f"models/{name}.safetensors")
+    if args.config:
+        return Path("models") / f"{Path(args.config).stem}.safetensors"
+    base_name = args.preset or "3b1b"
+    base = preset(base_name)
+    changes = []
+    for setting in settings():
+        value = getattr(config, setting.name)
+        if value != getattr(base, setting.name):
+            text = "x".join(map(str, value)) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else str(value)
+            changes.append(flag_name(setting) + text)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", "-".join([base_name, *changes]))
+    if len(name) > 60:
+        digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        name = f"{base_name}-custom-{digest}"
+    return Path(f"models/{name}.safetensors")
+
+
+def flag_message(text: str) -> str:
+    """A library message in the command line's words: learning_rate -> --lr, and a message
+    opening with a setting's name ("epochs must be ...") opens with its flag."""
+    for setting in settings():
+        flag = "--" + flag_name(setting)
+        if "_" in setting.name or setting.metadata.get("flag") not in (None, "layers"):  # ("sizes" is a word too)
+            text = re.sub(rf"(?<![-\w'\"]){setting.name}\b", flag, text)  # (not a quoted TOML key)
+        text = re.sub(rf"^{setting.name} must\b", f"{flag} must", text)
+    return text
 
 
 class ProgressDisplay:

@@ -285,6 +285,8 @@ def check(
         status: FileStatus | None = None
         for path in (p for folder in folders for p in sources.candidates(folder, idx_file)):
             if not path.is_file():
+                if os.path.lexists(path) and first_damaged is None:  # a folder, a link loop, ...
+                    first_damaged = FileStatus(idx_file, path, None, sources.what_is_there(path))
                 continue
             try:
                 verify_file(path, idx_file)

@@ -20,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from digitnet.files import not_a_regular_file
+
 __all__ = [
     "IMAGE_FORMATS",
     "MAX_PIXELS",
@@ -53,6 +55,10 @@ def load_image(source: ImageSource) -> Image.Image:
     """
     name = source_name(source)
     if isinstance(source, (str, os.PathLike)):
+        kind = not_a_regular_file(source)
+        if kind not in (None, "missing", "a folder") and not kind.startswith("unreadable"):
+            # Opening a FIFO for reading waits for a writer: refuse it (and devices) at once.
+            raise PreprocessError(f"{name} is {kind}; {_EXPECTED_FILE}")
         try:
             file = open(source, "rb")  # closed below, once decoded
         except FileNotFoundError:

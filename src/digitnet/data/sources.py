@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from digitnet._version import __version__
+from digitnet.files import not_a_regular_file
 from digitnet.data.cache import DownloadProgress, FetchAttempt, cache_root, from_cache
 from digitnet.data.checksums import Rejected, read_chunks, verify_file
 from digitnet.data.errors import DatasetError, reason
@@ -64,10 +65,16 @@ def data_folder(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str] | N
         return None
     if not folder.is_dir():
         # A mistyped folder is a mistake to report, not a reason to download elsewhere.
-        raise DatasetError(
-            f"data folder {folder} (from {origin}) does not exist or is not a folder"
-        )
+        kind = not_a_regular_file(folder)
+        what = {"missing": "does not exist", None: "is a file, not a folder"}.get(kind, f"is {kind}")
+        raise DatasetError(f"data folder {folder} (from {origin}) {what}")
     return folder, origin
+
+
+def what_is_there(path: Path) -> str:
+    """Why `path` is no data file, said plainly: "not found", "a folder, not a file", ..."""
+    kind = not_a_regular_file(path)
+    return "not found" if kind == "missing" else f"{kind}, not a file"
 
 
 def candidates(folder: Path, idx_file: IdxFile) -> list[Path]:
@@ -87,7 +94,9 @@ def _from_folder(attempt: FetchAttempt, folder: Path, label: str, copy: bool) ->
     for idx_file in attempt.missing:
         existing = [path for path in candidates(folder, idx_file) if path.is_file()]
         if not existing:
-            problems.append(f"{idx_file.filename}[.gz] not found")
+            odd = [f"{path.name} is {what_is_there(path)}" for path in candidates(folder, idx_file)
+                   if os.path.lexists(path)]  # there, but a folder, a link loop, a FIFO ...
+            problems.append("; ".join(odd) if odd else f"{idx_file.filename}[.gz] not found")
         rejected = []
         for path in existing:
             try:
@@ -104,9 +113,8 @@ def _from_folder(attempt: FetchAttempt, folder: Path, label: str, copy: bool) ->
             problems.extend(rejected)  # no copy of this file was good
     if problems:
         attempt.failures.append(f"{label}: " + "; ".join(problems))
-        # Falling through to other sources is right, but a user who named a folder should
-        # hear why it was passed over (shown on a terminal only, with the progress bars).
-        attempt.progress.note(f"{label}: {'; '.join(problems)}; trying the other sources")
+        if copy:  # a system folder: the other sources are tried next (shown on a terminal only)
+            attempt.progress.note(f"{label}: {'; '.join(problems)}; trying the other sources")
 
 
 class _Counting:
@@ -329,6 +337,10 @@ def find(
         if user_folder is not None:
             folder, origin = user_folder
             _from_folder(attempt, folder, f"data folder {folder} (from {origin})", copy=False)
+            if attempt.missing:
+                # A folder the user named is used, or the command fails saying why: falling back
+                # to the cache would answer with other files than the ones they meant.
+                raise DatasetError(_data_folder_message(spec, folder, origin, attempt))
         if attempt.missing:
             from_cache(attempt)
         for system_dir in spec.system_dirs:
@@ -344,6 +356,17 @@ def find(
                 cache.rmdir()
         raise DatasetError(_no_source_message(spec, attempt, download))
     return attempt.found
+
+
+def _data_folder_message(spec: DatasetSpec, folder: Path, origin: str, attempt: FetchAttempt) -> str:
+    """One line: which files of the named folder are missing or wrong, and the two ways out."""
+    problems = "; ".join(failure.split(": ", 1)[1] for failure in attempt.failures)
+    unset = "leave out data_dir" if origin == "data_dir" else "unset $DIGITNET_DATA"
+    return (
+        f"data folder {folder} (from {origin}) does not hold dataset {spec.name!r}: {problems}. "
+        f"A named folder is used alone, never mixed with the cache: fix the files there, or {unset} "
+        f"to use the cache (`digitnet data fetch {spec.name}`)."
+    )
 
 
 def _no_source_message(spec: DatasetSpec, attempt: FetchAttempt, download: bool) -> str:

@@ -8,6 +8,12 @@ Files written next to the model file OUT (say models/3b1b.safetensors):
 Every file is written under a temporary name and renamed, so a run killed at any moment (even
 SIGKILL) leaves the last complete checkpoint, and resuming it ends bit-identical to a run that
 was never interrupted.
+
+A run holds a lock beside OUT while it writes (digitnet.training.lock): two runs never write one
+model. A run that did not learn (its best validation accuracy no better than always answering
+the most common class, or weights grown past what a forward pass survives) raises
+TrainingDiverged and leaves any model already at OUT as it was. A checkpoint of a finished run
+is only resumed while its model exists: delete the model, and --resume starts again.
 """
 
 from __future__ import annotations
@@ -24,9 +30,16 @@ import numpy as np
 from digitnet import modelfile
 from digitnet.files import atomic_write_bytes
 from digitnet.network import Network
-from digitnet.training.checkpoints import checkpoint_path, check_out_path, load_checkpoint, save_checkpoint, write_history
+from digitnet.training.checkpoints import (
+    check_out_path, checkpoint_path, history_paths, load_checkpoint, save_checkpoint, write_history,
+)
 from digitnet.training.config import TrainConfig
-from digitnet.training.trainer import Trainer
+from digitnet.training.lock import locked_out
+from digitnet.training.trainer import Trainer, TrainingDiverged
+
+# A run "learned" if its best validation accuracy beats always answering the most common class
+# by more than this (1 point): 9.8% on MNIST after --lr 100 did not.
+CHANCE_MARGIN = 0.01
 
 # --------------------------------------------------------------------- the run
 @dataclass
@@ -54,10 +67,14 @@ def run_training(
     The last config.validation_size training images are held out for validation (the book's
     convention); the weights best on them are kept. Returns the trained network and metrics.
     """
-    from digitnet.data import split_validation
-
     out = check_out_path(out)
-    checkpoint = checkpoint_path(out)
+    check_fits(config, data)
+    with locked_out(out):
+        return _run(config, data, out, resume, say, on_batch, on_epoch_start, on_epoch)
+
+
+def check_fits(config: TrainConfig, data) -> None:
+    """ValueError unless config's layers and validation split fit data (before any training)."""
     if config.sizes[0] != data.x_train.shape[1] or config.sizes[-1] != len(data.class_names):
         raise ValueError(
             f"layers must start with {data.x_train.shape[1]} inputs and end with "
@@ -65,6 +82,12 @@ def run_training(
         )
     if config.validation_size >= len(data.x_train):
         raise ValueError(f"validation_size must be smaller than the {len(data.x_train)} training images; got {config.validation_size}")
+
+
+def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoch) -> RunResult:
+    from digitnet.data import split_validation
+
+    checkpoint = checkpoint_path(out)
     if config.validation_size:
         x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train, size=config.validation_size)
         validation = (x_val, y_val)
@@ -82,18 +105,50 @@ def run_training(
                     f"{checkpoint} was made with different settings; resume with the same arguments, "
                     "or delete the checkpoint to start again"
                 )
-            net = saved_net
-            saved = (tensors, document["checkpoint"])
+            if _finished(document["checkpoint"], config) and not out.exists():
+                say(f"{checkpoint} is of a finished run whose model {out} is gone: starting from the beginning.")
+            else:
+                net = saved_net
+                saved = (tensors, document["checkpoint"])
         else:
             say(f"No checkpoint at {checkpoint}: starting from the beginning.")
     net.metadata = {}
     trainer = Trainer(net, config, x_train, y_train, validation=validation, test=(data.x_test, data.y_test))
-    saved_epoch = None  # the epoch of the checkpoint this run has on disk, if any
     if saved is not None:
         trainer.restore_state(*saved)
-        resumed_from = saved_epoch = trainer.epoch
+        resumed_from = trainer.epoch
         say(f"Resuming from {checkpoint} after epoch {trainer.epoch} of {config.epochs}.")
 
+    try:
+        _train_epochs(trainer, config, checkpoint, out, say, on_batch, on_epoch_start, on_epoch)
+        if validation is not None:
+            trainer.restore_best()
+        problem = learning_problem(net, trainer, validation, (x_train, y_train))
+        if problem:
+            raise TrainingDiverged(f"training did not learn: {problem}")
+    except TrainingDiverged as error:
+        if out.exists():
+            _restore_history_files(out)
+        kept = f"the model at {out} is unchanged" if out.exists() else f"nothing was saved to {out}"
+        raise TrainingDiverged(f"{error}; {kept}") from None
+    metrics = final_metrics(net, trainer, data, validation)
+    modelfile.save(
+        net, out,
+        training=config.to_dict(),
+        metrics=metrics,
+        dataset=data.name,
+        class_names=list(data.class_names),
+        history=trainer.history.to_dict(),
+        **({"data": data.source} if getattr(data, "source", None) else {}),  # --data: where from
+    )
+    write_history(out, trainer)
+    remember_last_model(out)
+    return RunResult(net, trainer, out, resumed_from, metrics)
+
+
+def _train_epochs(trainer: Trainer, config, checkpoint: Path, out: Path, say, on_batch, on_epoch_start, on_epoch) -> None:
+    """Epochs until the trainer is finished, with a checkpoint and history files after each."""
+    saved_epoch = trainer.epoch if trainer.epoch else None  # the epoch of the checkpoint on disk, if any
     try:
         while not trainer.finished:
             if on_epoch_start is not None:
@@ -114,21 +169,46 @@ def run_training(
                 "run the same command with --resume to continue.")
         raise
 
+
+def learning_problem(net: Network, trainer: Trainer, validation, training) -> str | None:
+    """Why the trained net is no use, if it is not: weights no forward pass survives, or an
+    accuracy (validation's best, else the last epoch's on the training data) at chance level."""
+    problem = modelfile.weights_problem(net.layers)
+    if problem:
+        return f"the weights exploded ({problem}); try a smaller learning rate (learning_rate, now {trainer.config.learning_rate:g})"
     if validation is not None:
-        trainer.restore_best()
-    metrics = final_metrics(net, trainer, data, validation)
-    modelfile.save(
-        net, out,
-        training=config.to_dict(),
-        metrics=metrics,
-        dataset=data.name,
-        class_names=list(data.class_names),
-        history=trainer.history.to_dict(),
-        **({"data": data.source} if getattr(data, "source", None) else {}),  # --data: where from
+        labels, accuracy, where = validation[1], trainer.best_score, "best validation accuracy"
+    else:
+        labels, accuracy, where = training[1], trainer.history.records[-1]["accuracy"], "last epoch's training accuracy"
+    chance = float(np.bincount(labels).max() / len(labels))  # always answering the most common class
+    if accuracy <= chance + CHANCE_MARGIN:
+        return (
+            f"its {where}, {accuracy:.2%}, is no better than always answering the most common class "
+            f"({chance:.2%}); try a smaller learning rate (learning_rate, now {trainer.config.learning_rate:g})"
+        )
+    return None
+
+
+def _restore_history_files(out: Path) -> None:
+    """Put back the history files of the model at out, which this failed run overwrote."""
+    try:
+        history = modelfile.load(out).metadata.get("history")
+    except ValueError:
+        return  # not a model we can read: nothing of it to put back
+    if isinstance(history, dict):
+        from digitnet.training.history import History
+
+        json_path, csv_path = history_paths(out)
+        atomic_write_bytes(json_path, json.dumps(history, indent=1).encode())
+        atomic_write_bytes(csv_path, History.from_dict(history).to_csv().encode())
+
+
+def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
+    """Whether a (checked) checkpoint's run had ended: every epoch run, or stopped early."""
+    patience = config.patience
+    return state["epoch"] >= config.epochs or (
+        patience is not None and state.get("epochs_without_improvement", 0) >= patience
     )
-    write_history(out, trainer)
-    remember_last_model(out)
-    return RunResult(net, trainer, out, resumed_from, metrics)
 
 
 def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str, float]:

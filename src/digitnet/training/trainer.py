@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
 from digitnet.data.augment import random_shift
-from digitnet.checks import check_inputs, check_targets, make_rng
+from digitnet.checks import check_inputs, check_pixel_range, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network
 from digitnet.optimizers import OPTIMIZERS, Optimizer, make_optimizer
@@ -65,6 +65,7 @@ class Trainer:
         self.net, self.config = net, config
         self.cost = get_loss(config.loss, net.output_activation)
         self.x = check_inputs(x, net.num_inputs, net.dtype, "x")
+        check_pixel_range(self.x, "x")
         self.y_targets = check_targets(y, len(self.x), net.num_outputs, net.dtype, "y")
         self.y_labels = self.y_targets.argmax(axis=1)
         if optimizer is not None and not isinstance(optimizer, Optimizer):
@@ -91,6 +92,7 @@ class Trainer:
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a pair (x, labels); got {type(pair).__name__}") from None
         x = check_inputs(x, self.net.num_inputs, self.net.dtype, f"{name} x")
+        check_pixel_range(x, f"{name} x")
         targets = check_targets(np.asarray(y), len(x), self.net.num_outputs, self.net.dtype, f"{name} y")
         return x, targets.argmax(axis=1), targets
 
@@ -162,9 +164,15 @@ class Trainer:
 
     def _check_finite(self, loss_value: float) -> None:
         if not math.isfinite(loss_value) or not all(np.isfinite(p).all() for p in self.net.parameters()):
+            rate, decay = self.optimizer.learning_rate, self.optimizer.weight_decay
+            if rate * decay >= 1 and self.optimizer.name != "adam":
+                # W ← W − η(g + λW) = (1 − ηλ)W − ηg: with ηλ ≥ 1 the decay alone flips and grows W.
+                hint = (f"try a smaller weight decay (weight_decay, now {decay:g}): with a learning rate of {rate:g} "
+                        f"each step multiplies the weights by 1 − {rate:g}·{decay:g} = {1 - rate * decay:.3g}")
+            else:
+                hint = f"try a smaller learning rate (learning_rate, now {rate:g})"
             raise TrainingDiverged(
-                f"training diverged in epoch {self.epoch}: the loss or weights became NaN or infinite; "
-                f"try a smaller learning rate (now {self.optimizer.learning_rate:g})"
+                f"training diverged in epoch {self.epoch}: the loss or weights became NaN or infinite; {hint}"
             )
 
     def _track_best(self, record: dict[str, float]) -> None:
@@ -247,7 +255,9 @@ def train(
 ) -> History:
     """Train net in place by mini-batch gradient descent; returns the per-epoch History.
 
-    x: (n, sizes[0]) floats in [0, 1]; y: (n,) labels or (n, sizes[-1]) targets.
+    x: (n, sizes[0]) floats; y: (n,) labels or (n, sizes[-1]) targets. A network of 784
+    inputs reads 28×28 images: x must then be pixel brightnesses in [0, 1] (ValueError for
+    0..255 pixels, which train a sigmoid network to chance without any other sign).
     optimizer: a name (sgd, momentum, adam, adamw; learning_rate is then required) or an
     Optimizer instance, which keeps its own learning rate unless a schedule is asked for.
     settings: any other TrainConfig setting (weight_decay, dropout, augment, schedule,
@@ -279,4 +289,8 @@ def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> float:
     labels = np.asarray(y)
     if labels.ndim != 1 or len(labels) != len(x):
         raise ValueError(f"y must be {len(x)} integer labels; got shape {labels.shape}")
+    if labels.dtype.kind not in "ui":
+        raise ValueError(f"y must be integer labels in 0..{net.num_outputs - 1}; got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= net.num_outputs:
+        raise ValueError(f"y labels must be in 0..{net.num_outputs - 1}, one per output; got {labels.min()}..{labels.max()}")
     return float(np.mean(net.predict(x) == labels))
