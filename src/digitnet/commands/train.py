@@ -79,6 +79,12 @@ def read_config_file(path: str) -> dict:
             raw = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"--config {path} is not valid TOML: {error}") from None
+    return config_values(raw, f"--config {path}")
+
+
+def config_values(raw: dict, where: str) -> dict:
+    """Training settings from a parsed TOML table: {setting name: checked value} (plus preset).
+    Keys may be the flags' names or the settings' own; `where` starts every error message."""
     by_name = {}
     for setting in settings():
         by_name[setting.name] = by_name[flag_name(setting).replace("-", "_")] = setting
@@ -90,12 +96,12 @@ def read_config_file(path: str) -> dict:
         setting = by_name.get(key.replace("-", "_"))
         if setting is None:
             valid = sorted({flag_name(s) for s in settings()} | {"preset"})
-            raise ValueError(f"--config {path}: unknown key {key!r}; expected any of {', '.join(valid)}")
+            raise ValueError(f"{where}: unknown key {key!r}; expected any of {', '.join(valid)}")
         if setting.name in values:
-            raise ValueError(f"--config {path}: {key} sets {flag_name(setting)} a second time")
+            raise ValueError(f"{where}: {key} sets {flag_name(setting)} a second time")
         expected = _toml_type_error(kind(setting), value)
         if expected:
-            raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
+            raise ValueError(f"{where}: {key} must be {expected}; got {value!r}")
         if kind(setting) == "sizes" and isinstance(value, str):
             value = parse_layers(value)
         elif value == "none" and str(setting.type).endswith("| None"):
