@@ -129,41 +129,80 @@ def prepare(out: Path, sweep, engine: str, resume: bool, console):
 
 
 class live_table:
-    """A rich Live view of DIR/results.csv while the engine runs (it redraws from the file)."""
+    """While the engine runs: at a terminal, a rich Live table redrawn from DIR/results.csv; else
+    (a log, a pipe) one line per trial as it ends, read from the same file."""
 
     def __init__(self, out: Path, console, metric: str) -> None:
-        from rich.live import Live
-
         self.out, self.console, self.last = out, console, None
-        self.live = Live(get_renderable=self.render, console=console, refresh_per_second=2, transient=False)
+        self.live = self.thread = None
+        self.reported: set[str] = set()
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(get_renderable=self.render, console=console, refresh_per_second=2)
+
+    def rows(self) -> list[dict[str, str]] | None:
+        from digitnet.sweeps.results import read_results
+
+        try:
+            return read_results(self.out)
+        except (OSError, ValueError):
+            return None  # between two writes, or not written yet
 
     def render(self):
         from rich.console import Group
         from rich.text import Text
 
-        from digitnet.sweeps.results import read_results, results_table, summary
+        from digitnet.sweeps.results import results_table, summary
 
-        try:
-            rows = read_results(self.out)
-        except (OSError, ValueError):
-            return self.last or Text("")
-        limit = max(8, self.console.height - 8)
-        running = [r for r in rows if r["status"] == "running"]
-        shown = running + [r for r in rows if r["status"] != "running"]
-        self.last = Group(results_table(shown, limit=limit), Text(summary(rows)))
-        return self.last
+        rows = self.rows()
+        if rows is not None:
+            limit = max(8, self.console.height - 8)
+            shown = [r for r in rows if r["status"] == "running"] + [r for r in rows if r["status"] != "running"]
+            self.last = Group(results_table(shown, limit=limit), Text(summary(rows)))
+        return self.last or Text("")
+
+    def print_ended(self) -> None:
+        from digitnet.sweeps.results import FINAL, display
+
+        for row in self.rows() or []:
+            if row["status"] in FINAL and row["trial"] not in self.reported:
+                self.reported.add(row["trial"])
+                scores = (f"validation {display('val_accuracy', row['val_accuracy'])}, "
+                          f"test {display('test_accuracy', row['test_accuracy'])}, "
+                          f"{row['epochs_run'] or 0} epochs, {display('seconds', row['seconds'])} s"
+                          if row["val_accuracy"] else "no result")
+                self.console.print(f"trial {row['trial']} {row['status']}: {scores}")
+
+    def poll(self) -> None:
+        while not self.stopped.wait(1.0):
+            self.print_ended()
 
     def __enter__(self):
-        self.live.__enter__()
+        import threading
+
+        if self.live is not None:
+            self.live.__enter__()
+        else:
+            self.print_ended()  # trials a resumed sweep had finished already
+            self.stopped = threading.Event()
+            self.thread = threading.Thread(target=self.poll, name="digitnet-sweep-lines", daemon=True)
+            self.thread.start()
         return self
 
     def __exit__(self, *exc):
-        return self.live.__exit__(*exc)
+        if self.live is not None:
+            return self.live.__exit__(*exc)
+        self.stopped.set()
+        self.thread.join()
+        self.print_ended()
+        return False
 
 
 def finish(out: Path, sweep_file: str, console) -> int:
     """After the engine: best.safetensors, pareto.png, the table best first; 1 if trials failed."""
-    from digitnet.sweeps.results import PARETO_FILE, Progress, display, results_table, save_best, sort_rows, summary
+    from digitnet.sweeps.results import (PARETO_FILE, Progress, cell, column_name, display, results_table, save_best,
+                                         sort_rows, summary)
 
     progress = Progress.load(out)
     rows = progress.rows()
@@ -180,7 +219,7 @@ def finish(out: Path, sweep_file: str, console) -> int:
     console.print(results_table(sort_rows(rows, metric, descending), title=f"{summary(rows)}, best first"))
     if best is not None:
         path, record = best
-        settings = ", ".join(f"{k}={'-'.join(map(str, v)) if isinstance(v, list) else v}"
+        settings = ", ".join(f"{column_name(k)}={cell(v)}"
                              for k, v in record["settings"].items())
         m = record["metrics"]
         console.print(f"Best: {record['id']} ({settings}): validation {display('val_accuracy', str(m['val_accuracy']))}, "

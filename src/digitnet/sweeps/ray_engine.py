@@ -102,13 +102,19 @@ def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, res
     """Run progress's unfinished trials on Ray Tune (resuming DIR/ray if it holds an experiment)."""
     # Tune's own progress output and its warnings about saving the state often: the table is ours.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    # Ray's per-trial loggers (result.json, params.pkl, TensorBoard events): trials.json has it all.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if not ray.is_initialized():
         options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-        if address:
-            ray.init(address=address, **options)
-        else:
-            ray.init(include_dashboard=False, **options)
+        try:
+            if address:
+                ray.init(address=address, **options)
+            else:
+                ray.init(include_dashboard=False, **options)
+        except Exception as error:  # Ray raises a bare Exception when its processes do not start in time
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise OSError(f"could not start or reach {where}: {error} "
+                          "(--engine local runs the trials without Ray)") from None
     trainable = tune.with_resources(ray_trial, {"cpu": sweep.cpus_per_trial})
     path = experiment_path(progress.out)
     if resume and tune.Tuner.can_restore(str(path)):

@@ -129,6 +129,8 @@ class Progress:
             row = {"trial": trial_id}
             row.update({column_name(n): cell(v) for n, v in record["settings"].items()})
             row.update({k: cell(metrics.get(k)) for k in self.result_columns()[:-1]})
+            if row["seconds"]:
+                row["seconds"] = f"{float(row['seconds']):.3f}"
             row["status"] = record["status"]
             rows.append(row)
         return rows
@@ -190,12 +192,26 @@ def results_table(rows: list[dict[str, str]], title: str | None = None, limit: i
     columns = list(rows[0]) if rows else ["trial", *RESULT_COLUMNS]
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("trial", "status", "layers") else "right")
+        header = HEADERS.get(column, _flag(column))
+        table.add_column(header, no_wrap=True, min_width=len(header),
+                         justify="left" if column in ("trial", "status", "layers") else "right")
     for row in rows[:limit]:
         table.add_row(*(display(column, row.get(column, "")) for column in columns))
     if limit is not None and len(rows) > limit:
         table.caption = f"… and {len(rows) - limit} more"
     return table
+
+
+HEADERS = {"parameters": "params", "val_accuracy": "val acc", "test_accuracy": "test acc", "val_loss": "val loss",
+           "epochs_run": "epochs", "seconds": "s"}
+
+
+def _flag(setting: str) -> str:
+    """A searched setting's column header: its command-line name (lr, batch-size, layers)."""
+    from digitnet.commands.train import flag_name
+    from digitnet.training.config import settings
+
+    return next((flag_name(s) for s in settings() if s.name == setting), setting)
 
 
 def display(column: str, text: str) -> str:
@@ -204,7 +220,7 @@ def display(column: str, text: str) -> str:
     if column in ("val_accuracy", "test_accuracy"):
         return f"{float(text):.2%}"
     if column == "seconds":
-        return f"{float(text):.1f}"
+        return f"{float(text):.1f}" if float(text) >= 10 else f"{float(text):.2f}"
     if column == "parameters":
         return f"{int(text):,}"
     return text
