@@ -38,14 +38,14 @@ FOLDER = "local"
 class Asha:
     """Ray Tune's ASHA stopping rule (one bracket), its records kept in a JSON file."""
 
-    def __init__(self, scheduler: Scheduler, mode: str, path: Path) -> None:
+    def __init__(self, scheduler: Scheduler, mode: str, path: Path | None = None) -> None:
         self.grace, self.factor, self.max_epochs = scheduler.grace_period, scheduler.reduction_factor, scheduler.max_epochs
         self.sign = 1.0 if mode == "max" else -1.0
         count = int(math.log(self.max_epochs / self.grace) / math.log(self.factor) + 1)
         self.rungs = [self.grace * self.factor**k for k in range(count)]  # epochs, ascending
         self.path = path
         self.recorded: dict[str, dict[str, float]] = {str(r): {} for r in self.rungs}
-        if path.exists():
+        if path is not None and path.exists():
             self.recorded.update(json.loads(path.read_text()))
 
     def should_stop(self, trial_id: str, epoch: int, value: float) -> bool:
@@ -59,7 +59,8 @@ class Asha:
             reward = self.sign * value
             stop = bool(recorded) and reward < np.nanpercentile(list(recorded.values()), (1 - 1 / self.factor) * 100)
             recorded[trial_id] = reward
-            atomic_write_bytes(self.path, json.dumps(self.recorded).encode())
+            if self.path is not None:
+                atomic_write_bytes(self.path, json.dumps(self.recorded).encode())
             return stop
         return False
 

@@ -104,6 +104,7 @@ def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, res
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # Ray's per-trial loggers (result.json, params.pkl, TensorBoard events): trials.json has it all.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # its experiment banner even at verbose=0
     if not ray.is_initialized():
         options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
         try:
