@@ -4,7 +4,7 @@ A trial is on the Pareto front when no other trial is at least as accurate with 
 parameters (or seconds) and better in one of the two: the front answers "the most accuracy for
 this size (or time)". Every trial with a result is a grey dot; the front's trials are joined by
 a line and labelled; the presets' parameter counts (3b1b, modern, best) are marked as dotted
-lines for reference. The x axes are logarithmic: sizes and times in a sweep span decades.
+lines for reference. Trials far below the front (runs that never learned) are counted, not drawn. The x axes are logarithmic: sizes and times in a sweep span decades.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
     scored = [r for r in rows if r.get("val_accuracy") and r.get("parameters")]
     figure = new_figure(figsize=(11, 4.6))
     panels = figure.subplots(1, 2, sharey=True)
+    accuracies = [float(r["val_accuracy"]) for r in scored]
+    floor = None
     for axes, column, label in ((panels[0], "parameters", "parameters (weights and biases)"),
                                 (panels[1], "seconds", "training time (s)")):
         points = [(max(float(r[column]), 1e-3), float(r["val_accuracy"])) for r in scored]
@@ -49,21 +51,48 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
             front = pareto_front(points)
             axes.plot([points[i][0] for i in front], [points[i][1] for i in front], "-o", color=FRONT,
                       markersize=6, label="Pareto front", zorder=3)
-            for i in front:
-                axes.annotate(scored[i]["trial"], points[i], textcoords="offset points", xytext=(4, -10), fontsize=7)
+            _label(axes, [(scored[i]["trial"], points[i]) for i in front])
+            lowest_on_front = min(points[i][1] for i in front)
+            floor = lowest_on_front if floor is None else min(floor, lowest_on_front)
         if column == "parameters":
-            for name, count in preset_parameters().items():
-                axes.axvline(count, color="0.3", linestyle=":", linewidth=1, zorder=1)
-                axes.annotate(f"{name} ({count:,})", (count, 0.02), xycoords=("data", "axes fraction"),
-                              rotation=90, fontsize=7, color="0.3", xytext=(2, 0), textcoords="offset points")
+            _mark_presets(axes)
         axes.set_xscale("log")
         axes.set_xlabel(label)
         axes.grid(True, which="both", alpha=0.25)
+    if floor is not None:  # trials far below the front (a run that never learned) would flatten it
+        bottom = floor - max(0.01, 0.1 * (max(accuracies) - floor))
+        below = sum(a < bottom for a in accuracies)
+        panels[0].set_ylim(bottom, min(1.0, max(accuracies) + 0.25 * (max(accuracies) - bottom)))
+        if below:
+            panels[1].annotate(f"{below} trial{'s' if below > 1 else ''} below {bottom:.1%}, not shown",
+                               (0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=8, color="0.3")
     panels[0].set_ylabel("validation accuracy")
     panels[0].yaxis.set_major_formatter(_percent())
     panels[0].legend(loc="lower right", fontsize=8)
     figure.suptitle(f"{title}: {len(scored)} trials with a result", fontsize=11)
     return figure
+
+
+def _label(axes, named_points: list[tuple[str, tuple[float, float]]]) -> None:
+    """Label the front's trials, best first, skipping one that would sit on the previous label."""
+    last = None
+    for name, (x, y) in reversed(named_points):
+        if last is not None and x * 1.15 > last[0] and abs(y - last[1]) < 0.004:
+            continue
+        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        last = (x, y)
+
+
+def _mark_presets(axes) -> None:
+    """A dotted line at each preset's parameter count (presets of the same size share one)."""
+    by_count: dict[int, list[str]] = {}
+    for name, count in preset_parameters().items():
+        by_count.setdefault(count, []).append(name)
+    for count, names in by_count.items():
+        axes.axvline(count, color="0.3", linestyle=":", linewidth=1, zorder=1)
+        axes.annotate(f"{', '.join(names)} ({count:,})", (count, 0.97), xycoords=("data", "axes fraction"),
+                      rotation=90, fontsize=7, color="0.3", ha="right", va="top", xytext=(-2, 0),
+                      textcoords="offset points")
 
 
 def _percent():

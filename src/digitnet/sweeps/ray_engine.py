@@ -106,16 +106,7 @@ def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, res
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # its experiment banner even at verbose=0
     if not ray.is_initialized():
-        options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-        try:
-            if address:
-                ray.init(address=address, **options)
-            else:
-                ray.init(include_dashboard=False, **options)
-        except Exception as error:  # Ray raises a bare Exception when its processes do not start in time
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            raise OSError(f"could not start or reach {where}: {error} "
-                          "(--engine local runs the trials without Ray)") from None
+        start_ray(address)
     trainable = tune.with_resources(ray_trial, {"cpu": sweep.cpus_per_trial})
     path = experiment_path(progress.out)
     if resume and tune.Tuner.can_restore(str(path)):
@@ -134,6 +125,31 @@ def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, res
             ),
         )
     tuner.fit()
+
+
+START_ATTEMPTS = 3
+
+
+def start_ray(address: str | None) -> None:
+    """ray.init: a new local Ray, or a connection to the cluster at address. A local Ray gives its
+    processes a fixed 30 s to start, which a busy machine can miss: it is tried START_ATTEMPTS times."""
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
+    attempts = 1 if address else START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            if address and address.startswith("ray://"):
+                ray.init(address=address)  # Ray Client passes other options on to the cluster's ray.init
+            elif address:
+                ray.init(address=address, **options)
+            else:
+                ray.init(include_dashboard=False, **options)
+            return
+        except Exception as error:  # Ray raises a bare Exception when its processes do not start in time
+            ray.shutdown()  # what did start
+            if attempt == attempts:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise OSError(f"could not start or reach {where}: {error} "
+                              "(--engine local runs the trials without Ray)") from None
 
 
 def _scheduler(sweep: Sweep):
