@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,7 @@ def start_ray(address: str | None) -> None:
     options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     attempts = 1 if address else START_ATTEMPTS
     for attempt in range(1, attempts + 1):
+        before = _descendants()
         try:
             if address and address.startswith("ray://"):
                 ray.init(address=address)  # Ray Client passes other options on to the cluster's ray.init
@@ -145,11 +147,38 @@ def start_ray(address: str | None) -> None:
                 ray.init(include_dashboard=False, **options)
             return
         except Exception as error:  # Ray raises a bare Exception when its processes do not start in time
-            ray.shutdown()  # what did start
+            ray.shutdown()
+            _end(_descendants() - before)  # what this attempt started and Ray does not know of: GCS, monitors
             if attempt == attempts:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise OSError(f"could not start or reach {where}: {error} "
                               "(--engine local runs the trials without Ray)") from None
+
+
+def _descendants() -> set[int]:
+    """The ids of every process below this one (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, queue = set(), [os.getpid()]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
+
+
+def _end(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _scheduler(sweep: Sweep):
