@@ -41,7 +41,7 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
     figure = new_figure(figsize=(11, 4.6))
     panels = figure.subplots(1, 2, sharey=True)
     accuracies = [float(r["val_accuracy"]) for r in scored]
-    floor = None
+    floor, labels = None, []
     for axes, column, label in ((panels[0], "parameters", "parameters (weights and biases)"),
                                 (panels[1], "seconds", "training time (s)")):
         points = [(max(float(r[column]), 1e-3), float(r["val_accuracy"])) for r in scored]
@@ -51,12 +51,17 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
             front = pareto_front(points)
             axes.plot([points[i][0] for i in front], [points[i][1] for i in front], "-o", color=FRONT,
                       markersize=6, label="Pareto front", zorder=3)
-            _label(axes, [(scored[i]["trial"], points[i]) for i in front])
+            labels.append((axes, [(scored[i]["trial"], points[i]) for i in front]))
             lowest_on_front = min(points[i][1] for i in front)
             floor = lowest_on_front if floor is None else min(floor, lowest_on_front)
         if column == "parameters":
             _mark_presets(axes)
         axes.set_xscale("log")
+        axes.margins(x=0.08)  # room for the labels at the ends
+        axes.xaxis.set_major_formatter(_plain_numbers())
+        low, high = axes.get_xlim()
+        if high < 10 * low:  # within a decade the 2, 3, 5 ticks are the only ones: label them too
+            axes.xaxis.set_minor_formatter(_plain_numbers())
         axes.set_xlabel(label)
         axes.grid(True, which="both", alpha=0.25)
     if floor is not None:  # trials far below the front (a run that never learned) would flatten it
@@ -66,6 +71,8 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
         if below:
             panels[1].annotate(f"{below} trial{'s' if below > 1 else ''} below {bottom:.1%}, not shown",
                                (0.98, 0.02), xycoords="axes fraction", ha="right", fontsize=8, color="0.3")
+    for axes, named_points in labels:  # once the limits are final: labels are spaced on the page
+        _label(axes, named_points)
     panels[0].set_ylabel("validation accuracy")
     panels[0].yaxis.set_major_formatter(_percent())
     panels[0].legend(loc="lower right", fontsize=8)
@@ -76,10 +83,11 @@ def pareto_figure(rows: list[dict[str, str]], title: str = "Sweep results"):
 def _label(axes, named_points: list[tuple[str, tuple[float, float]]]) -> None:
     """Label the front's trials, best first, skipping one that would sit on the previous label."""
     last = None
-    for name, (x, y) in reversed(named_points):
-        if last is not None and x * 1.15 > last[0] and abs(y - last[1]) < 0.004:
+    for name, point in reversed(named_points):
+        x, y = axes.transData.transform(point)  # pixels
+        if last is not None and abs(x - last[0]) < 22 and abs(y - last[1]) < 12:
             continue
-        axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        axes.annotate(name, point, textcoords="offset points", xytext=(4, -10), fontsize=7)
         last = (x, y)
 
 
@@ -93,6 +101,17 @@ def _mark_presets(axes) -> None:
         axes.annotate(f"{', '.join(names)} ({count:,})", (count, 0.97), xycoords=("data", "axes fraction"),
                       rotation=90, fontsize=7, color="0.3", ha="right", va="top", xytext=(-2, 0),
                       textcoords="offset points")
+
+
+def _plain_numbers():
+    """Log-axis ticks as 20 and 50 000, not 2×10¹ and 5×10⁴ (thin spaces between thousands)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def text(value, _position):
+        digits = int(value) if value >= 1 else value
+        return f"{digits:,}".replace(",", "\u2009") if value >= 1 else f"{value:g}"
+
+    return FuncFormatter(text)
 
 
 def _percent():
