@@ -288,7 +288,7 @@ def kill_session(session: int) -> None:
 @pytest.mark.slow
 def test_a_killed_ray_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     pytest.importorskip("ray.tune")
-    sweep = write(tmp_path, TINY.format(epochs=2, cpus=2))  # 2 CPUs a trial: one trial at a time
+    sweep = write(tmp_path, TINY.format(epochs=2, cpus=1))
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(SRC))
     process = subprocess.Popen([sys.executable, "-m", "digitnet", "sweep", str(sweep), "--out", str(out)],
