@@ -93,6 +93,12 @@ def read_config_file(path: str) -> dict:
                          f"at position {error.start}") from None
     except OSError as error:
         raise ValueError(f"--config {path}: {(error.strerror or str(error)).lower()}") from None
+    return config_values(raw, f"--config {path}")
+
+
+def config_values(raw: dict, where: str) -> dict:
+    """Training settings from a parsed TOML table: {setting name: checked value} (plus preset).
+    Keys may be the flags' names or the settings' own; `where` starts every error message."""
     by_name = {}
     for setting in settings():
         by_name[setting.name] = by_name[flag_name(setting).replace("-", "_")] = setting
@@ -104,13 +110,13 @@ def read_config_file(path: str) -> dict:
         setting = by_name.get(key.replace("-", "_"))
         if setting is None:
             valid = sorted({flag_name(s) for s in settings()} | {"preset"})
-            raise ValueError(f"--config {path}: unknown key {key!r}; expected any of {', '.join(valid)}")
+            raise ValueError(f"{where}: unknown key {key!r}; expected any of {', '.join(valid)}")
         if setting.name in values:
             first = next(k for k in raw if by_name.get(k.replace("-", "_")) is setting)
-            raise ValueError(f"--config {path}: keys {first!r} and {key!r} both set --{flag_name(setting)}; give it once")
+            raise ValueError(f"{where}: keys {first!r} and {key!r} both set --{flag_name(setting)}; give it once")
         expected = _toml_type_error(kind(setting), value)
         if expected:
-            raise ValueError(f"--config {path}: {key} must be {expected}; got {value!r}")
+            raise ValueError(f"{where}: {key} must be {expected}; got {value!r}")
         if kind(setting) == "sizes" and isinstance(value, str):
             value = parse_layers(value)
         elif value == "none" and str(setting.type).endswith("| None"):
