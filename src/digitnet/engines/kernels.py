@@ -1,0 +1,325 @@
+"""Numba kernels of the compiled engine: whole mini-batch steps of a small dense network.
+
+One call runs `steps` mini-batch steps; per step, for the rows order[k·b:(k+1)·b] (read in place,
+never copied into a batch):
+    forward    z = b + Σₖ aₖ W̄[k, :]   a = σ(z)          (one example at a time, in SIMD tiles)
+    delta      δ_L from the output rule (fused softmax/sigmoid forms, or (a − y) ⊙ σ')
+    backward   δ_{l−1}[k] = (W̄[k, :] · δ_l) ⊙ σ'(a_{l−1}[k])   (⊙ the dropout mask)
+    update     g = Σ_examples a_{l−1}[k] δ_l, and the optimizer on each row (optimizers.py's rules)
+
+Layout (compiled.py builds it): each layer's weights are stored transposed, W̄ = Wᵀ with shape
+(n_in, P), one row per input unit, P = n_out rounded up to the SIMD width (the padding is zero and
+stays zero under every update rule); the bias (P,) follows. All layers live in one flat θ; the
+optimizer's buffers (m, s, or the velocity in m) are laid out alike. Layer 0 reads its input
+through a CSR index of the nonzero pixels (ptr, idx, val) when the data is sparse: an MNIST image
+has ~150 nonzero pixels of 784, so the forward product and the weight gradient of layer 0 cost
+~150 row operations per image instead of 784.
+
+Activation codes: 0 identity, 1 sigmoid, 2 relu, 3 tanh, 4 leaky_relu, 5 softmax (output only).
+Output rules: 0 quadratic (a − y) ⊙ σ', 1 quadratic through softmax, 2 softmax + cross-entropy
+((a·Σy − y)), 3 sigmoid + binary cross-entropy (a − y); each divided by the batch width.
+Optimizers: 0 SGD, 1 momentum, 2 Adam, 3 AdamW; plain SGD without weight decay is "folded": η
+rides in the output delta and layer 0 is updated straight from each image's nonzero pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from digitnet.engines.simd import prefetch, vadd, vfma, vfmav, vload, vmul, vstore, vsub, vsum
+
+FLAGS = {"contract", "nsz", "reassoc"}  # no nnan/ninf: a diverging run must still show NaN
+
+# Indices into c, the constants in the network's dtype (the reference casts the same Python
+# floats to the array's dtype, so the values agree).
+LR, DECAY, MU, BETA1, ONE_MINUS_BETA1, BETA2, ONE_MINUS_BETA2, HALF, ONE, LEAKY, KEEP, DROP_SCALE, DECAY_FACTOR, \
+    ZERO = range(14)
+# Indices into h, float64 hyper-parameters.
+H_LR, H_BETA1, H_BETA2, H_EPS, H_GRAD_SCALE = range(5)
+SGD, MOMENTUM, ADAM, ADAMW = range(4)
+
+
+@njit(cache=True)
+def build_csr(x):
+    """The nonzero entries of each row of x (n, m): ptr (n + 1,), idx (nnz,) int32, val (nnz,)."""
+    n, m = x.shape
+    ptr = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        count = 0
+        for i in range(m):
+            count += x[r, i] != 0
+        ptr[r + 1] = ptr[r] + count
+    idx = np.empty(ptr[n], np.int32)
+    val = np.empty(ptr[n], x.dtype)
+    for r in range(n):
+        p = ptr[r]
+        for i in range(m):
+            if x[r, i] != 0:
+                idx[p] = i
+                val[p] = x[r, i]
+                p += 1
+    return ptr, idx, val
+
+
+@njit(cache=True, fastmath=FLAGS, inline="always")
+def activate(code, z, c):
+    """σ(z) for an elementwise activation, as activations.py computes it."""
+    if code == 1:
+        return (math.tanh(z * c[HALF]) + c[ONE]) * c[HALF]  # ½(1 + tanh(z/2)): never overflows
+    if code == 2:
+        return c[ZERO] if z <= c[ZERO] else z  # (NaN stays NaN, as in np.maximum)
+    if code == 3:
+        return math.tanh(z)
+    if code == 4:
+        return z if z > c[ZERO] else z * c[LEAKY]
+    return z
+
+
+@njit(cache=True, fastmath=FLAGS, inline="always")
+def slope(code, a, c):
+    """σ'(z) from a = σ(z)."""
+    if code == 1:
+        return a * (c[ONE] - a)
+    if code == 2:
+        return c[ONE] if a > c[ZERO] else c[ZERO]
+    if code == 3:
+        return c[ONE] - a * a
+    if code == 4:
+        return c[ONE] if a > c[ZERO] else c[LEAKY]
+    return c[ONE]
+
+
+@njit(cache=True, fastmath=FLAGS)
+def update(theta, grad, m, s, lo, hi, decay, opt, nesterov, c, step, eps_root):
+    """One optimizer step on θ[lo:hi] from g (optimizers.py's rules, operation for operation).
+    decay: whether weight decay applies (weights yes, biases no)."""
+    lr, lam = c[LR], c[DECAY]
+    decay = decay and lam != c[ZERO]  # without weight decay the gradient is used as it is
+    if opt == SGD:
+        for i in range(lo, hi):
+            d = theta[i] * lam + grad[i] if decay else grad[i]
+            theta[i] = theta[i] - d * lr
+    elif opt == MOMENTUM:
+        mu = c[MU]
+        for i in range(lo, hi):
+            d = theta[i] * lam + grad[i] if decay else grad[i]
+            v = m[i] * mu + d
+            m[i] = v
+            w = (d + v * mu) * lr if nesterov else v * lr
+            theta[i] = theta[i] - w
+    else:
+        beta1, beta2, one_minus_beta1, one_minus_beta2 = c[BETA1], c[BETA2], c[ONE_MINUS_BETA1], c[ONE_MINUS_BETA2]
+        coupled = decay and opt == ADAM
+        shrink = decay and opt == ADAMW
+        factor = c[DECAY_FACTOR]
+        for i in range(lo, hi):
+            p = theta[i] * factor if shrink else theta[i]  # AdamW: p ← p(1 − ηλ) first
+            d = p * lam + grad[i] if coupled else grad[i]
+            mi = m[i] * beta1 + d * one_minus_beta1
+            si = s[i] * beta2 + (d * d) * one_minus_beta2
+            m[i] = mi
+            s[i] = si
+            theta[i] = p - (mi / (math.sqrt(si) + eps_root)) * step
+
+
+@njit(cache=True, fastmath=FLAGS)
+def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
+                theta, grad, m, s, sizes, pads, woff, boff, acts, rule, loss_code, opt, fold, nesterov,
+                c, h, t, draws, dropout, lanes, H, HD, DZ, zeros, scratch):
+    """Mini-batch steps first..first+steps−1 of an epoch; returns (summed loss, correct count).
+
+    x (n, n₀); Y (n, n_L); labels (n,); order (n,) this epoch's permutation; θ, g, m, s flat (see
+    the module docstring); sizes, pads (L + 1,); woff, boff, acts (L,); c, h constants; t (1,) the
+    optimizer's step count (advanced in place); draws (steps, b·Σ hidden units) uniform dropout
+    draws; H, HD, DZ (L + 1)·b·Pmax buffers (activations, dropped activations, deltas); zeros
+    (lanes,); scratch (2,) in the network's dtype.
+    """
+    n = order.size
+    L = sizes.size - 1
+    pmax = H.size // ((L + 1) * batch)
+    total_loss = 0.0
+    correct = 0
+    n0, p1, w0, b0 = sizes[0], pads[1], woff[0], boff[0]
+    for k in range(steps):
+        start = (first + k) * batch
+        width = min(batch, n - start)
+        if sparse:  # ask for the next step's rows while this one computes
+            stop = min(start + 2 * batch, n)
+            for e in range(start + width, stop):
+                r = order[e]
+                for q in range(ptr[r], ptr[r + 1], 16):
+                    prefetch(idx, q)
+                    prefetch(val, q)
+        # ---- forward, example by example
+        for e in range(width):
+            r = order[start + e]
+            base = (1 * batch + e) * pmax
+            for j in range(0, p1, lanes):
+                acc = vload(theta, b0 + j)
+                acc2 = vload(zeros, 0)
+                if sparse:
+                    p, end = ptr[r], ptr[r + 1]
+                    while p + 1 < end:  # two accumulators: two FMA chains in flight
+                        acc = vfma(acc, val[p], vload(theta, w0 + idx[p] * p1 + j))
+                        acc2 = vfma(acc2, val[p + 1], vload(theta, w0 + idx[p + 1] * p1 + j))
+                        p += 2
+                    if p < end:
+                        acc = vfma(acc, val[p], vload(theta, w0 + idx[p] * p1 + j))
+                else:
+                    for i in range(n0):
+                        acc = vfma(acc, x[r, i], vload(theta, w0 + i * p1 + j))
+                vstore(H, base + j, vadd(acc, acc2))
+            for l in range(1, L + 1):
+                n_l, base = sizes[l], (l * batch + e) * pmax
+                if l > 1:  # z = b + Σₖ aₖ W̄[k, :] from the previous layer's (dropped) output
+                    source = HD if dropout and l - 1 < L else H
+                    below, n_in, p_l = ((l - 1) * batch + e) * pmax, sizes[l - 1], pads[l]
+                    for j in range(0, p_l, lanes):
+                        acc = vload(theta, boff[l - 1] + j)
+                        for i in range(n_in):
+                            acc = vfma(acc, source[below + i], vload(theta, woff[l - 1] + i * p_l + j))
+                        vstore(H, base + j, acc)
+                code = acts[l - 1]
+                if code == 5:  # softmax: subtract the max, exp, divide by the sum
+                    top = H[base]
+                    for j in range(1, n_l):
+                        top = max(top, H[base + j])
+                    total = c[ZERO]
+                    for j in range(n_l):
+                        H[base + j] = math.exp(H[base + j] - top)
+                        total += H[base + j]
+                    for j in range(n_l):
+                        H[base + j] = H[base + j] / total
+                else:
+                    for j in range(n_l):
+                        H[base + j] = activate(code, H[base + j], c)
+                if dropout and l < L:  # inverted dropout: kept units × 1/keep
+                    offset = 0
+                    for u in range(1, l):
+                        offset += width * sizes[u]
+                    offset += e * n_l
+                    for j in range(n_l):
+                        mask = c[DROP_SCALE] if draws[k, offset + j] < c[KEEP] else c[ZERO]
+                        HD[base + j] = H[base + j] * mask
+        # ---- loss, accuracy and the output delta
+        n_out, p_out = sizes[L], pads[L]
+        scratch[0] = h[H_GRAD_SCALE] / width  # ∂C/∂z for the batch mean (× η when SGD is folded)
+        scale = scratch[0]
+        for e in range(width):
+            r = order[start + e]
+            base = (L * batch + e) * pmax
+            best = 0
+            row_sum = 0.0
+            for j in range(n_out):
+                a, y = H[base + j], Y[r, j]
+                if a > H[base + best]:
+                    best = j
+                row_sum += y
+                if loss_code == 0:
+                    total_loss += 0.5 * (float(a) - float(y)) ** 2
+                elif loss_code == 1:
+                    total_loss -= float(y) * math.log(max(float(a), 1e-12))
+                else:
+                    total_loss -= float(y) * math.log(max(float(a), 1e-12)) + (1.0 - float(y)) * math.log(
+                        max(1.0 - float(a), 1e-12))
+            correct += best == labels[r]
+            inner = c[ZERO]
+            if rule == 1:  # quadratic through softmax: δ = a ⊙ (d − Σ d·a), d = (a − y)/w
+                for j in range(n_out):
+                    inner += (H[base + j] - Y[r, j]) * scale * H[base + j]
+            scratch[1] = row_sum
+            for j in range(n_out):
+                a, y = H[base + j], Y[r, j]
+                if rule == 0:
+                    delta = (a - y) * scale * slope(acts[L - 1], a, c)
+                elif rule == 1:
+                    delta = a * ((a - y) * scale - inner)
+                elif rule == 2:
+                    delta = (a * scratch[1] - y) * scale
+                else:
+                    delta = (a - y) * scale
+                DZ[base + j] = delta
+            for j in range(n_out, p_out):
+                DZ[base + j] = c[ZERO]
+        # ---- backward: δ_{l−1}[i] = (W̄_l[i, :] · δ_l) ⊙ mask ⊙ σ'(a_{l−1}[i])
+        for l in range(L, 1, -1):
+            n_in, p_l, p_in = sizes[l - 1], pads[l], pads[l - 1]
+            code = acts[l - 2]
+            offset = 0
+            for u in range(1, l - 1):
+                offset += width * sizes[u]
+            for e in range(width):
+                above, below = (l * batch + e) * pmax, ((l - 1) * batch + e) * pmax
+                for i in range(n_in):
+                    acc = vload(zeros, 0)
+                    for j in range(0, p_l, lanes):
+                        acc = vfmav(acc, vload(theta, woff[l - 1] + i * p_l + j), vload(DZ, above + j))
+                    d = vsum(acc)
+                    if dropout:
+                        d = d * (c[DROP_SCALE] if draws[k, offset + e * n_in + i] < c[KEEP] else c[ZERO])
+                    DZ[below + i] = d * slope(code, H[below + i], c)
+                for i in range(n_in, p_in):
+                    DZ[below + i] = c[ZERO]
+        # ---- gradients and the update
+        if not fold:
+            t[0] += 1
+        for l in range(1, L + 1):
+            n_in, p_l = sizes[l - 1], pads[l]
+            wo, bo = woff[l - 1], boff[l - 1]
+            target = theta if fold else grad
+            if l == 1:
+                if not fold:
+                    for i in range(wo, wo + n_in * p_l):
+                        grad[i] = c[ZERO]
+                for e in range(width):
+                    r = order[start + e]
+                    above = (batch + e) * pmax
+                    if sparse:
+                        for p in range(ptr[r], ptr[r + 1]):
+                            v = -val[p] if fold else val[p]  # folded SGD: θ ← θ − x·δ directly
+                            o = wo + idx[p] * p_l
+                            for j in range(0, p_l, lanes):
+                                vstore(target, o + j, vfma(vload(target, o + j), v, vload(DZ, above + j)))
+                    else:
+                        for i in range(n_in):
+                            v = -x[r, i] if fold else x[r, i]
+                            o = wo + i * p_l
+                            for j in range(0, p_l, lanes):
+                                vstore(target, o + j, vfma(vload(target, o + j), v, vload(DZ, above + j)))
+            else:
+                source = HD if dropout else H
+                for i in range(n_in):
+                    o = wo + i * p_l
+                    for j in range(0, p_l, lanes):
+                        acc = vload(zeros, 0)
+                        for e in range(width):
+                            acc = vfma(acc, source[((l - 1) * batch + e) * pmax + i], vload(DZ, (l * batch + e) * pmax + j))
+                        if fold:
+                            vstore(theta, o + j, vsub(vload(theta, o + j), acc))
+                        else:
+                            vstore(grad, o + j, acc)
+            for j in range(0, p_l, lanes):  # the bias gradient: Σ over the batch
+                acc = vload(zeros, 0)
+                for e in range(width):
+                    acc = vadd(acc, vload(DZ, (l * batch + e) * pmax + j))
+                if fold:
+                    vstore(theta, bo + j, vsub(vload(theta, bo + j), acc))
+                else:
+                    vstore(grad, bo + j, acc)
+        if fold:
+            t[0] += 1
+        else:
+            step, eps_root = 0.0, 0.0
+            if opt >= ADAM:  # PyTorch's step, multiplied through by √c₂ (optimizers.Adam)
+                root2 = math.sqrt(1.0 - h[H_BETA2] ** t[0])
+                step = h[H_LR] * root2 / (1.0 - h[H_BETA1] ** t[0])
+                eps_root = h[H_EPS] * root2
+            scratch[0], scratch[1] = step, eps_root
+            for l in range(L):
+                update(theta, grad, m, s, woff[l], boff[l], True, opt, nesterov, c, scratch[0], scratch[1])
+                update(theta, grad, m, s, boff[l], boff[l] + pads[l + 1], False, opt, nesterov, c, scratch[0],
+                       scratch[1])
+    return total_loss, correct
