@@ -292,3 +292,59 @@ class CompiledPlan:
                 done = min(step * b, n)
                 on_batch(done, n, total_loss / done)
         return total_loss, correct
+
+
+# --------------------------------------------------------------------- inference
+# Up to this many rows the network's own arrays are used as they are (one image's latency); more
+# rows pay for packing the weights once into the training layout, which skips zero pixels.
+DIRECT_ROWS = 16
+
+_CONSTANTS: dict = {}
+
+
+def forward(layers, X: Array) -> Array:
+    """The output activations of a network of digitnet.layers.Dense for checked inputs
+    X (n, n_in) of the layers' dtype: σ(… σ(X W₀ᵀ + b₀) …), (n, n_out).
+
+    Compiled for narrow networks (every layer up to MAX_WIDTH neurons); wider ones take the
+    NumPy products, which BLAS runs best at that size.
+    """
+    dtype = X.dtype
+    lanes = 16 if dtype == np.float32 else 8
+    codes = tuple(ACTIVATION_CODES.get(layer.activation, -1) for layer in layers)
+    wide = max(layer.n_out for layer in layers) > MAX_WIDTH
+    if wide or -1 in codes or kernels() is None or dtype not in (np.float32, np.float64):
+        for layer in layers:
+            X = layer.forward(X)
+        return X
+    from digitnet.engines import forward_kernels
+
+    c = _CONSTANTS.get(dtype)
+    if c is None:
+        c = _CONSTANTS[dtype] = forward_kernels.constants(dtype)
+    if len(X) <= DIRECT_ROWS:
+        width = max(math.ceil(n / lanes) * lanes for n in [layer.n_out for layer in layers] + [lanes])
+        work = np.zeros((3, width), dtype)
+        weights = tuple(layer.weight for layer in layers)
+        biases = tuple(layer.bias for layer in layers)
+        return forward_kernels.forward_rows(X, weights, biases, codes, c, lanes, work)
+    packed = pack(layers, dtype)
+    return forward_kernels.forward_packed(X, *packed, np.array(codes, np.int64), c, lanes)
+
+
+def pack(layers, dtype) -> tuple:
+    """(θ, sizes, pads, woff, boff): the layers' weights transposed and padded (kernels.py)."""
+    lanes = 16 if dtype == np.float32 else 8
+    sizes = [layers[0].n_in] + [layer.n_out for layer in layers]
+    pads = [0] + [math.ceil(n / lanes) * lanes for n in sizes[1:]]
+    woff, boff, offset = [], [], 0
+    for n_in, p_out in zip(sizes[:-1], pads[1:]):
+        woff.append(offset)
+        boff.append(offset + n_in * p_out)
+        offset += (n_in + 1) * p_out
+    theta = np.zeros(offset, dtype)
+    for layer, p_out, w, b in zip(layers, pads[1:], woff, boff):
+        theta[w:b].reshape(layer.n_in, p_out)[:, : layer.n_out] = layer.weight.T
+        theta[b : b + layer.n_out] = layer.bias
+    as_array = lambda values: np.array(values, np.int64)  # noqa: E731
+    return theta, as_array(sizes), as_array(pads), as_array(woff), as_array(boff)
