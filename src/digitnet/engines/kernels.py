@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from digitnet.engines.simd import prefetch, vadd, vfma, vfmav, vload, vmul, vstore, vsub, vsum
 
@@ -68,11 +69,11 @@ def build_csr(x):
 def activate(code, z, c):
     """σ(z) for an elementwise activation, as activations.py computes it."""
     if code == 1:
-        return (math.tanh(z * c[HALF]) + c[ONE]) * c[HALF]  # ½(1 + tanh(z/2)): never overflows
+        return (fast_tanh(z * c[HALF]) + c[ONE]) * c[HALF]  # ½(1 + tanh(z/2)): never overflows
     if code == 2:
         return c[ZERO] if z <= c[ZERO] else z  # (NaN stays NaN, as in np.maximum)
     if code == 3:
-        return math.tanh(z)
+        return fast_tanh(z)
     if code == 4:
         return z if z > c[ZERO] else z * c[LEAKY]
     return z
@@ -90,6 +91,76 @@ def slope(code, a, c):
     if code == 4:
         return c[ONE] if a > c[ZERO] else c[LEAKY]
     return c[ONE]
+
+
+# tanh as a rational function (Eigen's and XLA's float32 tanh: odd polynomial of degree 13 over
+# an even one of degree 6, clamped at ±7.9, where tanh is 1 in float32): a few ulp from the libm
+# value, and pure arithmetic, so a loop of it vectorises; libm's tanhf is a call per value.
+T1, T3, T5, T7 = 4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08
+T9, T11, T13 = -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16
+U0, U2, U4, U6 = 4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06
+T_CLAMP, T_TINY = 7.90531110763549805, 0.0004
+
+
+def fast_tanh(z):
+    """tanh(z) in z's precision (rational approximation; tanh(z) = z below 4e-4). Numba only."""
+    raise NotImplementedError("compiled only")
+
+
+@overload(fast_tanh, jit_options={"fastmath": FLAGS})
+def _fast_tanh(z):
+    kind = np.float32 if z == types.float32 else np.float64  # constants in z's precision
+    t1, t3, t5, t7, t9, t11, t13 = (kind(v) for v in (T1, T3, T5, T7, T9, T11, T13))
+    u0, u2, u4, u6 = (kind(v) for v in (U0, U2, U4, U6))
+    clamp, tiny = kind(T_CLAMP), kind(T_TINY)
+
+    def implementation(z):
+        x = min(max(z, -clamp), clamp)
+        x2 = x * x
+        p = x2 * t13 + t11
+        p = x2 * p + t9
+        p = x2 * p + t7
+        p = x2 * p + t5
+        p = x2 * p + t3
+        p = x2 * p + t1
+        q = x2 * u6 + u4
+        q = x2 * q + u2
+        q = x2 * q + u0
+        return z if abs(z) < tiny else x * p / q
+
+    return implementation
+
+
+@njit(cache=True, fastmath=FLAGS)
+def squash(code, H, lo, hi, c):
+    """H[lo:hi] ← σ(H[lo:hi]) for an elementwise activation (one loop per kind: it vectorises)."""
+    half, one, zero, leaky = c[HALF], c[ONE], c[ZERO], c[LEAKY]
+    if code == 1:
+        for i in range(lo, hi):
+            H[i] = (fast_tanh(H[i] * half) + one) * half  # ½(1 + tanh(z/2)): never overflows
+    elif code == 2:
+        for i in range(lo, hi):
+            H[i] = zero if H[i] <= zero else H[i]  # (NaN stays NaN, as in np.maximum)
+    elif code == 3:
+        for i in range(lo, hi):
+            H[i] = fast_tanh(H[i])
+    elif code == 4:
+        for i in range(lo, hi):
+            H[i] = H[i] if H[i] > zero else H[i] * leaky
+
+
+@njit(cache=True, fastmath=FLAGS)
+def softmax(H, base, n, c):
+    """H[base : base + n] ← softmax of it (the max subtracted: exp ≤ 1)."""
+    top = H[base]
+    for j in range(1, n):
+        top = max(top, H[base + j])
+    total = c[ZERO]
+    for j in range(n):
+        H[base + j] = math.exp(H[base + j] - top)
+        total += H[base + j]
+    for j in range(n):
+        H[base + j] = H[base + j] / total
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -153,7 +224,7 @@ def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
                 for q in range(ptr[r], ptr[r + 1], 16):
                     prefetch(idx, q)
                     prefetch(val, q)
-        # ---- forward, example by example
+        # ---- forward, layer by layer: the products example by example, then σ over the block
         for e in range(width):
             r = order[start + e]
             base = (1 * batch + e) * pmax
@@ -172,37 +243,32 @@ def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
                     for i in range(n0):
                         acc = vfma(acc, x[r, i], vload(theta, w0 + i * p1 + j))
                 vstore(H, base + j, vadd(acc, acc2))
-            for l in range(1, L + 1):
-                n_l, base = sizes[l], (l * batch + e) * pmax
-                if l > 1:  # z = b + Σₖ aₖ W̄[k, :] from the previous layer's (dropped) output
-                    source = HD if dropout and l - 1 < L else H
-                    below, n_in, p_l = ((l - 1) * batch + e) * pmax, sizes[l - 1], pads[l]
+        for l in range(1, L + 1):
+            n_l, block = sizes[l], l * batch * pmax
+            if l > 1:  # z = b + Σₖ aₖ W̄[k, :] from the previous layer's (dropped) output
+                source = HD if dropout else H
+                n_in, p_l = sizes[l - 1], pads[l]
+                for e in range(width):
+                    below, base = ((l - 1) * batch + e) * pmax, (l * batch + e) * pmax
                     for j in range(0, p_l, lanes):
                         acc = vload(theta, boff[l - 1] + j)
                         for i in range(n_in):
                             acc = vfma(acc, source[below + i], vload(theta, woff[l - 1] + i * p_l + j))
                         vstore(H, base + j, acc)
-                code = acts[l - 1]
-                if code == 5:  # softmax: subtract the max, exp, divide by the sum
-                    top = H[base]
-                    for j in range(1, n_l):
-                        top = max(top, H[base + j])
-                    total = c[ZERO]
+            code = acts[l - 1]
+            if code == 5:
+                for e in range(width):
+                    softmax(H, block + e * pmax, n_l, c)
+            else:  # elementwise over every row of the block at once (padding too: never read)
+                squash(code, H, block, block + width * pmax, c)
+            if dropout and l < L:  # inverted dropout: kept units × 1/keep
+                offset = 0
+                for u in range(1, l):
+                    offset += width * sizes[u]
+                for e in range(width):
+                    base = block + e * pmax
                     for j in range(n_l):
-                        H[base + j] = math.exp(H[base + j] - top)
-                        total += H[base + j]
-                    for j in range(n_l):
-                        H[base + j] = H[base + j] / total
-                else:
-                    for j in range(n_l):
-                        H[base + j] = activate(code, H[base + j], c)
-                if dropout and l < L:  # inverted dropout: kept units × 1/keep
-                    offset = 0
-                    for u in range(1, l):
-                        offset += width * sizes[u]
-                    offset += e * n_l
-                    for j in range(n_l):
-                        mask = c[DROP_SCALE] if draws[k, offset + j] < c[KEEP] else c[ZERO]
+                        mask = c[DROP_SCALE] if draws[k, offset + e * n_l + j] < c[KEEP] else c[ZERO]
                         HD[base + j] = H[base + j] * mask
         # ---- loss, accuracy and the output delta
         n_out, p_out = sizes[L], pads[L]
@@ -221,7 +287,8 @@ def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
                 if loss_code == 0:
                     total_loss += 0.5 * (float(a) - float(y)) ** 2
                 elif loss_code == 1:
-                    total_loss -= float(y) * math.log(max(float(a), 1e-12))
+                    if y != 0:  # (0 · log a adds nothing: one log per one-hot row)
+                        total_loss -= float(y) * math.log(max(float(a), 1e-12))
                 else:
                     total_loss -= float(y) * math.log(max(float(a), 1e-12)) + (1.0 - float(y)) * math.log(
                         max(1.0 - float(a), 1e-12))
