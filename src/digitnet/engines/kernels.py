@@ -274,38 +274,37 @@ def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
         n_out, p_out = sizes[L], pads[L]
         scratch[0] = h[H_GRAD_SCALE] / width  # ∂C/∂z for the batch mean (× η when SGD is folded)
         scale = scratch[0]
+        out_code = acts[L - 1]
         for e in range(width):
             r = order[start + e]
             base = (L * batch + e) * pmax
-            best = 0
-            row_sum = 0.0
+            best, top = 0, H[base]
+            row_sum, inner = c[ZERO], c[ZERO]
             for j in range(n_out):
                 a, y = H[base + j], Y[r, j]
-                if a > H[base + best]:
-                    best = j
+                if a > top:  # the first largest output, as argmax
+                    best, top = j, a
                 row_sum += y
                 if loss_code == 0:
-                    total_loss += 0.5 * (float(a) - float(y)) ** 2
+                    d = float(a) - float(y)
+                    total_loss += 0.5 * d * d
                 elif loss_code == 1:
                     if y != 0:  # (0 · log a adds nothing: one log per one-hot row)
                         total_loss -= float(y) * math.log(max(float(a), 1e-12))
                 else:
                     total_loss -= float(y) * math.log(max(float(a), 1e-12)) + (1.0 - float(y)) * math.log(
                         max(1.0 - float(a), 1e-12))
+                if rule == 1:  # quadratic through softmax: δ = a ⊙ (d − Σ d·a), d = (a − y)/w
+                    inner += (a - y) * scale * a
             correct += best == labels[r]
-            inner = c[ZERO]
-            if rule == 1:  # quadratic through softmax: δ = a ⊙ (d − Σ d·a), d = (a − y)/w
-                for j in range(n_out):
-                    inner += (H[base + j] - Y[r, j]) * scale * H[base + j]
-            scratch[1] = row_sum
             for j in range(n_out):
                 a, y = H[base + j], Y[r, j]
                 if rule == 0:
-                    delta = (a - y) * scale * slope(acts[L - 1], a, c)
+                    delta = (a - y) * scale * slope(out_code, a, c)
                 elif rule == 1:
                     delta = a * ((a - y) * scale - inner)
                 elif rule == 2:
-                    delta = (a * scratch[1] - y) * scale
+                    delta = (a * row_sum - y) * scale
                 else:
                     delta = (a - y) * scale
                 DZ[base + j] = delta
@@ -345,11 +344,17 @@ def train_steps(x, sparse, ptr, idx, val, Y, labels, order, first, steps, batch,
                     r = order[start + e]
                     above = (batch + e) * pmax
                     if sparse:
-                        for p in range(ptr[r], ptr[r + 1]):
-                            v = -val[p] if fold else val[p]  # folded SGD: θ ← θ − x·δ directly
-                            o = wo + idx[p] * p_l
-                            for j in range(0, p_l, lanes):
-                                vstore(target, o + j, vfma(vload(target, o + j), v, vload(DZ, above + j)))
+                        p_start, p_end = ptr[r], ptr[r + 1]
+                        for j in range(0, p_l, lanes):  # the delta tile stays in a register
+                            delta_tile = vload(DZ, above + j)
+                            if fold:  # folded SGD: θ ← θ − x·δ, straight from the nonzero pixels
+                                for p in range(p_start, p_end):
+                                    o = wo + idx[p] * p_l + j
+                                    vstore(theta, o, vfma(vload(theta, o), -val[p], delta_tile))
+                            else:
+                                for p in range(p_start, p_end):
+                                    o = wo + idx[p] * p_l + j
+                                    vstore(grad, o, vfma(vload(grad, o), val[p], delta_tile))
                     else:
                         for i in range(n_in):
                             v = -x[r, i] if fold else x[r, i]
