@@ -90,6 +90,15 @@ def output_rule(cost, output_activation: str) -> int | None:
 LOSS_CODES = {"quadratic": 0, "cross-entropy": 1, "binary-cross-entropy": 2}
 
 
+def aligned_zeros(size: int, dtype) -> Array:
+    """np.zeros(size, dtype) starting on a 64-byte boundary (a SIMD row never straddles two cache
+    lines: every offset in θ is a multiple of 64 bytes)."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(size + 64 // dtype.itemsize, dtype)
+    start = (-raw.ctypes.data % 64) // dtype.itemsize
+    return raw[start : start + size]
+
+
 class CompiledPlan:
     """Flat parameters, buffers and kernel arguments for training one network with one optimizer."""
 
@@ -130,16 +139,16 @@ class CompiledPlan:
             boff.append(offset + n_in * p_out)
             offset += (n_in + 1) * p_out
         self.layout = (sizes, pads, np.array(woff, np.int64), np.array(boff, np.int64))
-        self.theta = np.zeros(offset, self.dtype)
-        self.grad = np.zeros(offset, self.dtype)
+        self.theta = aligned_zeros(offset, self.dtype)
+        self.grad = aligned_zeros(offset, self.dtype)
         names = STATE_NAMES[type(optimizer)]
         self.state_names = names
-        self.m = np.zeros(offset if names else 0, self.dtype)
-        self.s = np.zeros(offset if len(names) > 1 else 0, self.dtype)
+        self.m = aligned_zeros(offset if names else 0, self.dtype)
+        self.s = aligned_zeros(offset if len(names) > 1 else 0, self.dtype)
         self.t = np.zeros(1, np.int64)
         layers = len(self.sizes) - 1
         room = (layers + 1) * batch_size * int(pads.max())
-        self.H, self.DZ = np.zeros(room, self.dtype), np.zeros(room, self.dtype)
+        self.H, self.DZ = aligned_zeros(room, self.dtype), aligned_zeros(room, self.dtype)
         self.HD = np.zeros(room if self.dropout else 0, self.dtype)
         self.zeros = np.zeros(self.lanes, self.dtype)
         self.scratch = np.zeros(2, self.dtype)
@@ -209,14 +218,20 @@ class CompiledPlan:
 
     # ----------------------------------------------------------------- the data's nonzero index
     def _index(self, x: Array) -> tuple:
-        """(sparse, ptr, idx, val) for x: the CSR index of its nonzero entries when x is sparse
-        enough. Built once per training array (x is a Trainer's own, never modified in place)."""
+        """(sparse, ptr, index, value) for x: its nonzero entries as (offset in θ, value) pairs
+        when x is sparse enough (kernels.py). Built once per training array (a Trainer's own x,
+        never modified in place; an augmented epoch brings a new array)."""
         if self._csr_source is not x:
             ptr, idx, val = kernels().build_csr(x)
             sparse = len(idx) < SPARSE_BELOW * x.size
-            if not sparse:
-                ptr, idx, val = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, x.dtype)
-            self._csr_source, self._csr = x, (sparse, ptr, idx, val)
+            signed = np.int32 if self.dtype == np.float32 else np.int64  # an integer of the value's size
+            pairs = np.empty(2 * len(idx) if sparse else 0, signed)
+            if sparse:
+                pairs[0::2] = idx * self.layout[1][1] + self.layout[2][0]  # the offset of W̄₀[i, :] in θ
+                pairs[1::2] = val.view(signed)
+            else:
+                ptr = np.zeros(1, np.int64)
+            self._csr_source, self._csr = x, (sparse, ptr, pairs, pairs.view(self.dtype))
         return self._csr
 
     # ----------------------------------------------------------------- one epoch
