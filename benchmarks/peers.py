@@ -10,6 +10,8 @@ imports, allocations and thread pools never leak from one measurement into the n
 - scikit-learn: MLPClassifier.partial_fit, one epoch per call (its own initialisation).
 - textbook: benchmarks/textbook.py, the book's per-example loop in float64 (configuration A only).
 - reference: digitnet's own plain loop (Trainer without its fast path), the "before" of A.
+- compiled: digitnet with its compiled (Numba) engine, digitnet.engines.compiled.
+- JAX: benchmarks/jaxpeer.py, jit over lax.scan of the steps (compile time reported on its own).
 Times are wall seconds of training only; test accuracy is measured after the timed epochs.
 """
 
@@ -45,7 +47,8 @@ def initial_network(config: Config, seed: int):
 
 
 # --------------------------------------------------------------------- digitnet
-def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fast: bool = True) -> dict:
+def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fast: bool = True,
+                   engine: str | None = None) -> dict:
     import digitnet as dn
 
     x, y, x_test, y_test = data
@@ -54,6 +57,7 @@ def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fas
                          learning_rate=config.learning_rate, optimizer=config.optimizer, loss=config.loss,
                          schedule=config.schedule, seed=seed)
     trainer._fastpath = fast  # False: the plain per-batch loop digitnet had before the fast path
+    startup = use_compiled(trainer) if engine == "compiled" else None
     seconds, accuracies = [], []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -63,7 +67,10 @@ def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, fas
             accuracies.append(float(np.mean(net.predict(x_test) == y_test)))
             if until is not None and accuracies[-1] >= until:
                 break
-    return {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies}
+    result = {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies}
+    if startup is not None:
+        result["compile_seconds"] = startup
+    return result
 
 
 # --------------------------------------------------------------------- PyTorch
@@ -201,8 +208,43 @@ def train_reference(config: Config, data, epochs: int, seed: int, until=None) ->
     return train_digitnet(config, data, epochs, seed, until, fast=False)
 
 
-TRAIN = {"digitnet": train_digitnet, "reference": train_reference, "pytorch": train_torch, "sklearn": train_sklearn,
-         "textbook": train_textbook}
+def use_compiled(trainer) -> float:
+    """Make a Trainer run the compiled engine (until Trainer takes engine="compiled" itself), after
+    a warm-up like JAX's ahead-of-time compile: the kernels loaded (or compiled, without a cache)
+    on a throwaway network of the same dtype, and the training rows' nonzero index built. Returns
+    the warm-up's seconds."""
+    import digitnet as dn
+    from digitnet.engines.compiled import CompiledPlan
+
+    start = time.perf_counter()
+    settings = (trainer.net, trainer.cost, trainer.optimizer, trainer.batch_size, trainer.dropout)
+    if not CompiledPlan.supports(*settings):
+        raise RuntimeError("the compiled engine does not support this configuration")
+    net = trainer.net
+    tiny = dn.Network([net.sizes[0], 4, net.sizes[-1]], activation=net.activation,
+                      output_activation=net.output_activation, seed=0)
+    optimizer = dn.make_optimizer(trainer.optimizer.name, trainer.optimizer.learning_rate)
+    rows = trainer.x[:32]
+    CompiledPlan(tiny, trainer.cost, optimizer, 8, 0.0).run_epoch(
+        rows, trainer.y_targets[:32], trainer.y_labels[:32], np.arange(32), np.random.default_rng(0))
+    plan = trainer._plan = CompiledPlan(*settings)
+    plan._index(trainer.x)  # the nonzero index of the training rows: once per data set
+    return time.perf_counter() - start
+
+
+def train_compiled(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    """digitnet's compiled engine (the first epoch includes loading the cached kernels)."""
+    return train_digitnet(config, data, epochs, seed, until, engine="compiled")
+
+
+def train_jax(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    from jaxpeer import train_jax as train
+
+    return train(config, data, epochs, seed, until)
+
+
+TRAIN = {"digitnet": train_digitnet, "compiled": train_compiled, "reference": train_reference, "pytorch": train_torch,
+         "jax": train_jax, "sklearn": train_sklearn, "textbook": train_textbook}
 
 
 # --------------------------------------------------------------------- inference
@@ -240,6 +282,16 @@ def infer(framework: str, network: str, x_test, repeats: int, single_repeats: in
     if framework == "digitnet":
         batch = lambda: net.predict(x_test)  # noqa: E731
         single = lambda: net.predict(one)  # noqa: E731
+    elif framework == "compiled":  # the compiled forward on the network's layers, plus argmax
+        from digitnet.engines.compiled import forward
+
+        layers = net.layers
+        batch = lambda: forward(layers, x_test).argmax(axis=1)  # noqa: E731
+        single = lambda: forward(layers, one).argmax(axis=1)  # noqa: E731
+    elif framework == "jax":
+        from jaxpeer import infer_jax
+
+        batch, single = infer_jax(sizes, hidden, output, net, x_test)
     elif framework == "pytorch":
         import torch
 

@@ -36,11 +36,11 @@ from configs import CONFIGS, TARGET_ACCURACY, flops_per_epoch  # noqa: E402
 
 PINNED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 UNSET_NOTE = "DIGITNET_BENCH_UNSET"
-FRAMEWORKS = {"A": ["digitnet", "reference", "pytorch", "sklearn", "textbook"], "B": ["digitnet", "pytorch", "sklearn"],
-              "C": ["digitnet", "pytorch", "sklearn"], "D": ["digitnet", "pytorch"],
-              "E": ["digitnet", "pytorch", "sklearn", "textbook"]}
-NAMES = {"digitnet": "digitnet", "reference": "digitnet's plain loop (before)", "pytorch": "PyTorch",
-         "sklearn": "scikit-learn", "textbook": "textbook loop"}
+FRAMEWORKS = {"A": ["digitnet", "compiled", "reference", "pytorch", "jax", "sklearn", "textbook"],
+              "B": ["digitnet", "compiled", "pytorch", "jax", "sklearn"], "C": ["digitnet", "compiled", "pytorch", "jax", "sklearn"],
+              "D": ["digitnet", "compiled", "pytorch", "jax"], "E": ["digitnet", "compiled", "pytorch", "jax", "sklearn", "textbook"]}
+NAMES = {"digitnet": "digitnet", "compiled": "digitnet compiled", "reference": "digitnet's plain loop (before)",
+         "pytorch": "PyTorch", "jax": "JAX", "sklearn": "scikit-learn", "textbook": "textbook loop"}
 
 
 # ===================================================================== worker side
@@ -137,8 +137,12 @@ def worker(spec: dict) -> dict:
 # ===================================================================== orchestration
 def run_worker(spec: dict, timeout: float = 900) -> dict:
     env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[name] = str(spec["threads"])
+    if spec.get("framework") == "jax":  # XLA reads its thread pool size from here, at import
+        from jaxpeer import xla_flags
+
+        env["XLA_FLAGS"] = xla_flags(spec["threads"])
     env["PYTHONWARNINGS"] = "ignore"
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
@@ -150,7 +154,7 @@ def run_worker(spec: dict, timeout: float = 900) -> dict:
 
 
 def available(framework: str) -> bool:
-    module = {"pytorch": "torch", "sklearn": "sklearn"}.get(framework)
+    module = {"pytorch": "torch", "sklearn": "sklearn", "jax": "jax", "compiled": "numba"}.get(framework)
     if module is None:
         return True
     import importlib.util
@@ -367,30 +371,37 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
     train_keys = [k for k in args.configs if k in "ABC" and k in results["train"]]
     if train_keys:
         lines += ["## Training: seconds per epoch", ""]
-        lines += ["| config | threads | framework | s/epoch | peer / digitnet | test accuracy after equal epochs | peak RSS MB (training adds) |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| config | threads | framework | s/epoch | peer / digitnet | peer / digitnet compiled | compile or warm-up s "
+                  "| test accuracy after equal epochs | peak RSS MB (training adds) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for key in train_keys:
             config = CONFIGS[key]
             for threads, by_framework in sorted(results["train"][key].items()):
                 base = [per_epoch(r) for r in by_framework.get("digitnet", []) if "error" not in r]
                 base_median = statistics.median(base) if base else math.nan
+                fast = [per_epoch(r) for r in by_framework.get("compiled", []) if "error" not in r]
+                fast_median = statistics.median(fast) if fast else math.nan
                 for framework in FRAMEWORKS[key]:
                     runs = by_framework.get(framework, [])
                     good = [r for r in runs if "error" not in r]
                     if not runs:
                         continue
                     if not good:
-                        lines.append(f"| {key} | {threads} | {NAMES[framework]} | error: {runs[0]['error'][:80]} | | | |")
+                        lines.append(f"| {key} | {threads} | {NAMES[framework]} | error: {runs[0]['error'][:80]} | | | | | |")
                         continue
                     seconds = [per_epoch(r) for r in good]
                     ratio = "1" if framework == "digitnet" else f"**{statistics.median(seconds) / base_median:.1f}×**"
+                    ratio_fast = "1" if framework == "compiled" else (
+                        f"**{statistics.median(seconds) / fast_median:.1f}×**" if fast else "—")
+                    warm = [r["compile_seconds"] for r in good if "compile_seconds" in r]
+                    warm_up = cell(warm, lambda v: f"{v:.2f}") if warm else ""
                     epochs = len(good[0]["epoch_seconds"])
                     accuracy = cell([100 * r["test_accuracy"] for r in good], lambda v: f"{v:.2f}%")
                     memory = cell([r["peak_rss_mb"] for r in good], lambda v: f"{v:.0f}")
                     added = statistics.median(r["peak_rss_mb"] - r["rss_before_mb"] for r in good)
                     note = " ¹" if framework in config.notes else ""
-                    lines.append(f"| {key} | {threads} | {NAMES[framework]}{note} | {cell(seconds)} | {ratio} | "
-                                 f"{accuracy} ({epochs} epoch{'s' if epochs > 1 else ''}) | {memory} (+{added:.0f}) |")
+                    lines.append(f"| {key} | {threads} | {NAMES[framework]}{note} | {cell(seconds)} | {ratio} | {ratio_fast} | "
+                                 f"{warm_up} | {accuracy} ({epochs} epoch{'s' if epochs > 1 else ''}) | {memory} (+{added:.0f}) |")
         lines += ["", "Configurations:", ""] + [f"- **{k}** {CONFIGS[k].title}." for k in train_keys]
         notes = [f"{NAMES[f]} in {k}: {n}" for k in train_keys for f, n in CONFIGS[k].notes.items()]
         if notes:
@@ -401,7 +412,10 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
             "epochs for every framework (scikit-learn starts from its own initialisation, the others from "
             "digitnet's initial weights); the textbook loop runs fewer epochs when it is slow. Peak RSS is the "
             "worker process's maximum resident memory (interpreter, libraries and data included); the bracket "
-            "is what the training added over the process before it started.",
+            "is what the training added over the process before it started. \"compile or warm-up\" is paid once "
+            "before the first epoch and is not in s/epoch: for JAX the ahead-of-time compilation of the epoch "
+            "program; for digitnet compiled, loading its kernels from Numba's on-disk cache (compiling them "
+            "when the cache is empty: see the start-up section) and indexing the training images' nonzero pixels.",
             "",
         ]
 
