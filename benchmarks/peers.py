@@ -428,3 +428,33 @@ def update_alone(config: Config, rows: int) -> float:
         else:
             update()
     return (time.perf_counter() - start) * steps / timed
+
+
+# --------------------------------------------------------------------- start-up of the compiled engine
+def compiled_startup() -> dict:
+    """Seconds to import Numba, to get the training kernel ready (compiled, or loaded from Numba's
+    cache: run.py points NUMBA_CACHE_DIR at an empty directory for the cold measurement) and to
+    run its first call on 64 images, and the same for the inference kernels."""
+    import digitnet as dn
+    from digitnet.losses import get_loss
+
+    start = time.perf_counter()
+    import numba  # noqa: F401
+
+    from digitnet.engines.compiled import CompiledPlan, forward, kernels
+
+    kernels()
+    imported = time.perf_counter()
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 784), dtype=np.float32)
+    x[x < 0.8] = 0.0
+    labels = np.arange(64) % 10
+    Y = np.eye(10, dtype=np.float32)[labels]
+    net = dn.Network([784, 16, 16, 10], seed=0)
+    plan = CompiledPlan(net, get_loss("quadratic", "sigmoid"), dn.make_optimizer("sgd", 3.0), 10, 0.0)
+    plan.run_epoch(x, Y, labels, np.arange(64), rng)
+    trained = time.perf_counter()
+    forward(net.layers, x[:1])
+    forward(net.layers, x)
+    inferred = time.perf_counter()
+    return {"import_s": imported - start, "training_kernel_s": trained - imported, "inference_kernels_s": inferred - trained}

@@ -115,6 +115,8 @@ def worker(spec: dict) -> dict:
             best = min(best, time.perf_counter() - start)
         out["torch_gflops"] = 2 * 2048**3 / best / 1e9
         return out
+    if task == "startup":
+        return peers.compiled_startup()
     if task == "floor":
         config = CONFIGS[spec["config"]]
         data = load_data(spec["data"], spec.get("train_size") or config.train_size)
@@ -139,6 +141,8 @@ def run_worker(spec: dict, timeout: float = 900) -> dict:
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[name] = str(spec["threads"])
+    if "numba_cache" in spec:
+        env["NUMBA_CACHE_DIR"] = spec["numba_cache"]
     if spec.get("framework") == "jax":  # XLA reads its thread pool size from here, at import
         from jaxpeer import xla_flags
 
@@ -169,7 +173,7 @@ def stats(values: list[float]) -> tuple[float, float, float]:
 class Bench:
     def __init__(self, args) -> None:
         self.args = args
-        self.results: dict = {"train": {}, "infer": {}, "matmul": {}, "floor": {}}
+        self.results: dict = {"train": {}, "infer": {}, "matmul": {}, "floor": {}, "startup": {}}
         self.started = time.time()
 
     def say(self, message: str) -> None:
@@ -231,7 +235,20 @@ class Bench:
                 self.results["floor"].setdefault(key, {})[threads] = result
                 self.say(f"floor {key} threads={threads}: {summary(result)}")
 
+    def startup(self) -> None:
+        """The compiled engine's start-up: cold (an empty Numba cache), then warm (the same cache)."""
+        if not available("compiled"):
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="digitnet-numba-") as cache:
+            for state in ("cold", "warm"):
+                result = run_worker({"task": "startup", "threads": 1, "numba_cache": cache})
+                self.results["startup"][state] = result
+                self.say(f"compiled start-up ({state} cache): {summary(result)}")
+
     def run(self) -> None:
+        self.startup()
         for threads in self.args.threads:
             self.floor(threads)
         for key in self.args.configs:
@@ -477,6 +494,21 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
                     lines.append(f"| {network} | {threads} | {NAMES[framework]} | {rates} | {ratio_rate} | "
                                  f"{us:.1f} ({p1:.1f}–{p99:.1f}) | {ratio_us} |")
         lines += ["", "3b1b is 784-16-16-10 (sigmoid); wide is 784-800-800-10 (ReLU, softmax).", ""]
+
+    # ---- start-up
+    if results["startup"]:
+        lines += ["## Start-up of the compiled engine", "",
+                  "Paid once per process before its first epoch, in a fresh process: importing Numba, then the "
+                  "training kernel's first call (on 64 images) and the inference kernels' first calls. Cold: "
+                  "Numba's cache empty, so the kernels are compiled (and written to the cache); warm: the same "
+                  "cache, so they are loaded.", "",
+                  "| cache | import Numba | training kernel ready | inference kernels ready |", "|---|---|---|---|"]
+        for state, r in results["startup"].items():
+            if "error" in r:
+                lines.append(f"| {state} | error: {r['error'][:80]} | | |")
+                continue
+            lines.append(f"| {state} | {r['import_s']:.2f} s | {r['training_kernel_s']:.2f} s | {r['inference_kernels_s']:.2f} s |")
+        lines.append("")
 
     # ---- where the time goes
     if results["floor"]:
