@@ -20,7 +20,7 @@ from digitnet.engines.kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate
 from digitnet.engines.simd import vadd, vfma, vfmav, vload, vstore, vsum
 
 
-@njit(cache=True, fastmath=FLAGS, inline="always")
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
 def _squash(code, z, base, n, c):
     """z[base : base + n] ← σ(z[base : base + n]) in place (softmax over the whole row)."""
     if code == 5:
@@ -38,7 +38,7 @@ def _squash(code, z, base, n, c):
             z[base + j] = activate(code, z[base + j], c)
 
 
-@njit(cache=True, fastmath=FLAGS, inline="always")
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
 def _dense_rows(W, b, a, a_base, z, z_base, lanes, zero):
     """z[z_base + j] = b[j] + W[j, :] · a[a_base : a_base + n_in] for every neuron j."""
     n_out, n_in = W.shape
@@ -64,7 +64,7 @@ def _dense_rows(W, b, a, a_base, z, z_base, lanes, zero):
         j += rows
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def forward_rows(X, weights, biases, codes, c, lanes, work):
     """Outputs (n, n_L) for X (n, n₀); weights/biases: tuples of the layers' own arrays; work: a
     (3, widest) scratch of X's dtype whose last row is zeros."""
@@ -85,7 +85,7 @@ def forward_rows(X, weights, biases, codes, c, lanes, work):
     return out
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def forward_packed(X, theta, sizes, pads, woff, boff, codes, c, lanes):
     """Outputs (n, n_L) for X (n, n₀) with the training layout θ (kernels.py)."""
     n, n0 = X.shape

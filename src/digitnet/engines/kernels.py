@@ -35,6 +35,7 @@ from numba.extending import overload
 from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vmul, vstore, vsub, vsum
 
 FLAGS = {"contract", "nsz", "reassoc"}  # no nnan/ninf: a diverging run must still show NaN
+# (and error_model="numpy" everywhere: x/0 is inf or NaN as in NumPy, with no check to stop a loop vectorising)
 
 # Indices into c, the constants in the network's dtype (the reference casts the same Python
 # floats to the array's dtype, so the values agree).
@@ -68,7 +69,7 @@ def build_csr(x):
     return ptr, idx, val
 
 
-@njit(cache=True, fastmath=FLAGS, inline="always")
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
 def activate(code, z, c):
     """σ(z) for an elementwise activation, as activations.py computes it."""
     if code == 1:
@@ -82,7 +83,7 @@ def activate(code, z, c):
     return z
 
 
-@njit(cache=True, fastmath=FLAGS, inline="always")
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
 def slope(code, a, c):
     """σ'(z) from a = σ(z)."""
     if code == 1:
@@ -110,7 +111,7 @@ def fast_tanh(z):
     raise NotImplementedError("compiled only")
 
 
-@overload(fast_tanh, jit_options={"fastmath": FLAGS})
+@overload(fast_tanh, jit_options={"fastmath": FLAGS, "error_model": "numpy"})
 def _fast_tanh(z):
     kind = np.float32 if z == types.float32 else np.float64  # constants in z's precision
     t1, t3, t5, t7, t9, t11, t13 = (kind(v) for v in (T1, T3, T5, T7, T9, T11, T13))
@@ -134,7 +135,7 @@ def _fast_tanh(z):
     return implementation
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def squash(code, H, lo, hi, c):
     """H[lo:hi] ← σ(H[lo:hi]) for an elementwise activation (one loop per kind: it vectorises)."""
     half, one, zero, leaky = c[HALF], c[ONE], c[ZERO], c[LEAKY]
@@ -152,7 +153,7 @@ def squash(code, H, lo, hi, c):
             H[i] = H[i] if H[i] > zero else H[i] * leaky
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def softmax(H, base, n, c):
     """H[base : base + n] ← softmax of it (the max subtracted: exp ≤ 1)."""
     top = H[base]
@@ -166,40 +167,47 @@ def softmax(H, base, n, c):
         H[base + j] = H[base + j] / total
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def update(theta, grad, m, s, lo, hi, decay, opt, nesterov, c, step, eps_root):
     """One optimizer step on θ[lo:hi] from g (optimizers.py's rules, operation for operation).
-    decay: whether weight decay applies (weights yes, biases no)."""
-    lr, lam = c[LR], c[DECAY]
-    decay = decay and lam != c[ZERO]  # without weight decay the gradient is used as it is
+    decay: whether weight decay applies (weights yes, biases no).
+
+    The options enter as factors, not branches, so each loop vectorises: a term that does not
+    apply is multiplied by 0 (x·0 + g is g) or a factor by 1 (x·1 is x), exactly."""
+    zero, one = c[ZERO], c[ONE]
+    lr = c[LR]
+    lam = c[DECAY] if decay else zero  # weights only, never biases
+    # Views with indices from 0: Numba then knows no index is negative and the loops vectorise.
+    P, G = theta[lo:hi], grad[lo:hi]
     if opt == SGD:
-        for i in range(lo, hi):
-            d = theta[i] * lam + grad[i] if decay else grad[i]
-            theta[i] = theta[i] - d * lr
+        for i in range(P.size):
+            d = P[i] * lam + G[i]
+            P[i] = P[i] - d * lr
     elif opt == MOMENTUM:
+        V = m[lo:hi]
         mu = c[MU]
-        for i in range(lo, hi):
-            d = theta[i] * lam + grad[i] if decay else grad[i]
-            v = m[i] * mu + d
-            m[i] = v
-            w = (d + v * mu) * lr if nesterov else v * lr
-            theta[i] = theta[i] - w
+        own, carried = (one, mu) if nesterov else (zero, one)  # Nesterov: η(g + μv); else ηv
+        for i in range(P.size):
+            d = P[i] * lam + G[i]
+            v = V[i] * mu + d
+            V[i] = v
+            P[i] = P[i] - (d * own + v * carried) * lr
     else:
+        M, S = m[lo:hi], s[lo:hi]
         beta1, beta2, one_minus_beta1, one_minus_beta2 = c[BETA1], c[BETA2], c[ONE_MINUS_BETA1], c[ONE_MINUS_BETA2]
-        coupled = decay and opt == ADAM
-        shrink = decay and opt == ADAMW
-        factor = c[DECAY_FACTOR]
-        for i in range(lo, hi):
-            p = theta[i] * factor if shrink else theta[i]  # AdamW: p ← p(1 − ηλ) first
-            d = p * lam + grad[i] if coupled else grad[i]
-            mi = m[i] * beta1 + d * one_minus_beta1
-            si = s[i] * beta2 + (d * d) * one_minus_beta2
-            m[i] = mi
-            s[i] = si
-            theta[i] = p - (mi / (math.sqrt(si) + eps_root)) * step
+        coupled = lam if opt == ADAM else zero  # Adam: g + λp
+        factor = c[DECAY_FACTOR] if opt == ADAMW and decay else one  # AdamW: p ← p(1 − ηλ) first
+        for i in range(P.size):
+            p = P[i] * factor
+            d = p * coupled + G[i]
+            mi = M[i] * beta1 + d * one_minus_beta1
+            si = S[i] * beta2 + (d * d) * one_minus_beta2
+            M[i] = mi
+            S[i] = si
+            P[i] = p - (mi / (math.sqrt(si) + eps_root)) * step
 
 
-@njit(cache=True, fastmath=FLAGS)
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, batch,
                 theta, grad, m, s, sizes, pads, woff, boff, acts, rule, loss_code, opt, fold, nesterov,
                 c, h, t, draws, dropout, lanes, H, HD, DZ, zeros, scratch):
