@@ -39,7 +39,7 @@ STATE_NAMES = {SGD: (), Momentum: ("velocity",), Adam: ("m", "s"), AdamW: ("m", 
 
 # The kernel carries one example at a time through every layer: right for narrow networks, whose
 # products are too small for a matrix library to help; beyond this width (padded) a layer's rows
-# no longer stay in the core's caches and BLAS-blocked products win.
+# no longer stay in the core's caches and BLAS-blocked products win (engines/wide.py).
 MAX_WIDTH = 256
 
 # Below this fraction of nonzero inputs layer 0 reads an index of the nonzero pixels (MNIST: 19%).
@@ -107,8 +107,6 @@ class CompiledPlan:
     @staticmethod
     def supports(net, cost, optimizer: Optimizer, batch_size: int, dropout: float) -> bool:
         """Whether this engine runs these settings exactly (and Numba is importable)."""
-        lanes = 16 if net.dtype == np.float32 else 8
-        widest = max(math.ceil(units / lanes) * lanes for units in net.sizes[1:])
         return (
             type(optimizer) in OPTIMIZER_CODES
             and net.dtype in (np.float32, np.float64)
@@ -116,7 +114,6 @@ class CompiledPlan:
             and all(layer.activation != "softmax" for layer in net.layers[:-1])
             and cost.name in LOSS_CODES
             and output_rule(cost, net.output_activation) is not None
-            and widest <= MAX_WIDTH
             and available()
         )
 
@@ -147,7 +144,8 @@ class CompiledPlan:
         self.s = aligned_zeros(offset if len(names) > 1 else 0, self.dtype)
         self.t = np.zeros(1, np.int64)
         layers = len(self.sizes) - 1
-        room = (layers + 1) * batch_size * int(pads.max())
+        self.wide = int(pads.max()) > MAX_WIDTH  # BLAS products and compiled kernels (engines/wide.py)
+        room = 0 if self.wide else (layers + 1) * batch_size * int(pads.max())
         self.H, self.DZ = aligned_zeros(room, self.dtype), aligned_zeros(room, self.dtype)
         self.HD = np.zeros(room if self.dropout else 0, self.dtype)
         self.zeros = np.zeros(self.lanes, self.dtype)
@@ -157,6 +155,10 @@ class CompiledPlan:
         self.loss_code = LOSS_CODES[cost.name]
         self.hidden_units = sum(self.sizes[1:-1])
         self._csr_source = None
+        if self.wide:
+            from digitnet.engines.wide import WideSteps
+
+            self.wide_steps = WideSteps(self)
 
     def fits(self, net, cost, optimizer: Optimizer, batch_size: int, dropout: float) -> bool:
         """Whether this plan was built for exactly these settings."""
@@ -295,10 +297,14 @@ class CompiledPlan:
             else:  # the short last batch: its own call, its own draws (the reference's shapes)
                 steps, width = 1, tail
             draws = rng.random((steps, width * self.hidden_units), dtype=self.dtype) if self.dropout else no_draws
-            loss, right = run(x, *index, Y, labels, order, step, steps, b, self.theta, self.grad, self.m, self.s,
-                              sizes, pads, woff, boff, self.acts, self.rule, self.loss_code, opt, int(fold), nesterov,
-                              c, h, self.t, draws, int(bool(self.dropout)), self.lanes, self.H, self.HD, self.DZ,
-                              self.zeros, self.scratch)
+            if self.wide:
+                loss, right = self.wide_steps.run(x, Y, labels, order, step, steps, width, draws, index, opt, nesterov,
+                                                  c, h)
+            else:
+                loss, right = run(x, *index, Y, labels, order, step, steps, b, self.theta, self.grad, self.m, self.s,
+                                  sizes, pads, woff, boff, self.acts, self.rule, self.loss_code, opt, int(fold),
+                                  nesterov, c, h, self.t, draws, int(bool(self.dropout)), self.lanes, self.H, self.HD,
+                                  self.DZ, self.zeros, self.scratch)
             total_loss += loss
             correct += int(right)
             step += steps

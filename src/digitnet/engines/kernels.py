@@ -208,6 +208,52 @@ def update(theta, grad, m, s, lo, hi, decay, opt, nesterov, c, step, eps_root):
 
 
 @njit(cache=True, fastmath=FLAGS, error_model="numpy")
+def output_delta(H, DZ, first, stride, width, n_out, p_out, Y, labels, order, start, rule, loss_code, out_code, scale,
+                 c):
+    """Loss, accuracy and δ_L for the output rows H[first + e·stride :][:n_out] of examples
+    order[start + e], e < width; δ into DZ alike (zero in the padding up to p_out). Returns
+    (summed loss, correct count)."""
+    total_loss = 0.0
+    correct = 0
+    for e in range(width):
+        r = order[start + e]
+        base = first + e * stride
+        best, top = 0, H[base]
+        row_sum, inner = c[ZERO], c[ZERO]
+        for j in range(n_out):
+            a, y = H[base + j], Y[r, j]
+            if a > top:  # the first largest output, as argmax
+                best, top = j, a
+            row_sum += y
+            if loss_code == 0:
+                d = float(a) - float(y)
+                total_loss += 0.5 * d * d
+            elif loss_code == 1:
+                if y != 0:  # (0 · log a adds nothing: one log per one-hot row)
+                    total_loss -= float(y) * math.log(max(float(a), 1e-12))
+            else:
+                total_loss -= float(y) * math.log(max(float(a), 1e-12)) + (1.0 - float(y)) * math.log(
+                    max(1.0 - float(a), 1e-12))
+            if rule == 1:  # quadratic through softmax: δ = a ⊙ (d − Σ d·a), d = (a − y)/w
+                inner += (a - y) * scale * a
+        correct += best == labels[r]
+        for j in range(n_out):
+            a, y = H[base + j], Y[r, j]
+            if rule == 0:
+                delta = (a - y) * scale * slope(out_code, a, c)
+            elif rule == 1:
+                delta = a * ((a - y) * scale - inner)
+            elif rule == 2:
+                delta = (a * row_sum - y) * scale
+            else:
+                delta = (a - y) * scale
+            DZ[base + j] = delta
+        for j in range(n_out, p_out):
+            DZ[base + j] = c[ZERO]
+    return total_loss, correct
+
+
+@njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, batch,
                 theta, grad, m, s, sizes, pads, woff, boff, acts, rule, loss_code, opt, fold, nesterov,
                 c, h, t, draws, dropout, lanes, H, HD, DZ, zeros, scratch):
@@ -283,42 +329,10 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
         n_out, p_out = sizes[L], pads[L]
         scratch[0] = h[H_GRAD_SCALE] / width  # ∂C/∂z for the batch mean (× η when SGD is folded)
         scale = scratch[0]
-        out_code = acts[L - 1]
-        for e in range(width):
-            r = order[start + e]
-            base = (L * batch + e) * pmax
-            best, top = 0, H[base]
-            row_sum, inner = c[ZERO], c[ZERO]
-            for j in range(n_out):
-                a, y = H[base + j], Y[r, j]
-                if a > top:  # the first largest output, as argmax
-                    best, top = j, a
-                row_sum += y
-                if loss_code == 0:
-                    d = float(a) - float(y)
-                    total_loss += 0.5 * d * d
-                elif loss_code == 1:
-                    if y != 0:  # (0 · log a adds nothing: one log per one-hot row)
-                        total_loss -= float(y) * math.log(max(float(a), 1e-12))
-                else:
-                    total_loss -= float(y) * math.log(max(float(a), 1e-12)) + (1.0 - float(y)) * math.log(
-                        max(1.0 - float(a), 1e-12))
-                if rule == 1:  # quadratic through softmax: δ = a ⊙ (d − Σ d·a), d = (a − y)/w
-                    inner += (a - y) * scale * a
-            correct += best == labels[r]
-            for j in range(n_out):
-                a, y = H[base + j], Y[r, j]
-                if rule == 0:
-                    delta = (a - y) * scale * slope(out_code, a, c)
-                elif rule == 1:
-                    delta = a * ((a - y) * scale - inner)
-                elif rule == 2:
-                    delta = (a * row_sum - y) * scale
-                else:
-                    delta = (a - y) * scale
-                DZ[base + j] = delta
-            for j in range(n_out, p_out):
-                DZ[base + j] = c[ZERO]
+        loss, right = output_delta(H, DZ, L * batch * pmax, pmax, width, n_out, p_out, Y, labels, order, start, rule,
+                                   loss_code, acts[L - 1], scale, c)
+        total_loss += loss
+        correct += right
         # ---- backward: δ_{l−1}[i] = (W̄_l[i, :] · δ_l) ⊙ mask ⊙ σ'(a_{l−1}[i])
         for l in range(L, 1, -1):
             n_in, p_l, p_in = sizes[l - 1], pads[l], pads[l - 1]
