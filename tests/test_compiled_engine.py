@@ -273,3 +273,26 @@ def test_targets_that_are_not_one_hot(loss, output):
         nets.append(net)
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         assert relative_error(p, q) < 1e-5
+
+
+def test_without_numba_digitnet_imports_and_the_engine_declines():
+    """With numba unimportable, digitnet still imports, supports() is False (saying why) and the
+    inference function falls back to NumPy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np, digitnet as dn\n"
+        "from digitnet.engines import compiled\n"
+        "from digitnet.losses import get_loss\n"
+        "net = dn.Network([6, 5, 3], seed=0)\n"
+        "print(compiled.CompiledPlan.supports(net, get_loss('quadratic'), dn.make_optimizer('sgd', 1.0), 2, 0.0))\n"
+        "print(compiled.unavailable_reason())\n"
+        "x = np.random.default_rng(0).random((4, 6), dtype=np.float32)\n"
+        "print(np.allclose(compiled.forward(net.layers, x), net.forward(x)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    supported, reason, same = done.stdout.strip().splitlines()
+    assert supported == "False" and "numba" in reason.lower() and same == "True"

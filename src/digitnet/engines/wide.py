@@ -18,9 +18,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from digitnet.engines.kernels import (DROP_SCALE, FLAGS, H_BETA1, H_BETA2, H_EPS, H_LR, KEEP, ZERO, activate,
-                                     output_delta, slope, softmax, update)
-from digitnet.engines.simd import flush_subnormals, restore_subnormals, vfma, vload, vstore
+from digitnet.engines.kernels import (DROP_SCALE, FLAGS, H_BETA1, H_BETA2, H_EPS, H_LR, KEEP, ZERO, output_delta,
+                                     softmax, squash, times_slope, update)
+from digitnet.engines.simd import flush_subnormals, restore_subnormals, vfma, vload, vmul, vstore
 
 OPTIONS = {"cache": True, "fastmath": FLAGS, "error_model": "numpy", "parallel": True}
 CHUNK = 1 << 15  # elements per thread task in the update
@@ -59,25 +59,56 @@ def sparse_forward(index, value, ptr, rows, theta, bias, P, Z, lanes):
         restore_subnormals(previous)
 
 
+@njit(cache=True, error_model="numpy")
+def by_pixel(index, value, ptr, rows, offset, P, n_in, start, entries, values):
+    """The batch's nonzero pixels regrouped by pixel (a counting sort): for pixel i, entries
+    start[i]..start[i+1] of (entries: example number, values: pixel value)."""
+    start[:] = 0
+    for e in range(rows.size):
+        r = rows[e]
+        for p in range(2 * ptr[r], 2 * ptr[r + 1], 2):
+            start[(index[p] - offset) // P + 1] += 1
+    for i in range(n_in):
+        start[i + 1] += start[i]
+    fill = start[:n_in].copy()
+    for e in range(rows.size):
+        r = rows[e]
+        for p in range(2 * ptr[r], 2 * ptr[r + 1], 2):
+            i = (index[p] - offset) // P
+            entries[fill[i]] = e
+            values[fill[i]] = value[p + 1]
+            fill[i] += 1
+
+
 @njit(**OPTIONS)
-def sparse_gradient(index, value, ptr, rows, grad, offset, n_in, P, DZ, lanes):
-    """g(W̄₀) = Σₑ Σ over row rows[e]'s nonzero pixels i: xᵢ δₑ into grad[offset : offset + n_in·P]
-    (zeroed first), each thread owning whole column blocks. DZ flat (w·P)."""
+def sparse_gradient(start, entries, values, grad, offset, n_in, P, DZ, lanes):
+    """g(W̄₀)[i, :] = Σ over the batch's examples e with pixel i nonzero: xₑᵢ δₑ, for every pixel
+    (zero where none is), into grad[offset : offset + n_in·P]: each row block summed in registers
+    and written once; threads own whole column blocks. DZ flat (w·P)."""
     block = 4 * lanes
     for b in prange((P + block - 1) // block):
-        previous = flush_subnormals()
+        previous = flush_subnormals()  # (per thread: the control register is each thread's own)
         j = b * block
-        stop = min(j + block, P)
         for i in range(n_in):
-            for t in range(j, stop):
-                grad[offset + i * P + t] = 0.0
-        for e in range(rows.size):
-            r = rows[e]
-            for t in range(j, stop, lanes):
-                delta = vload(DZ, e * P + t)
-                for p in range(2 * ptr[r], 2 * ptr[r + 1], 2):
-                    o = index[p] + t
-                    vstore(grad, o, vfma(vload(grad, o), value[p + 1], delta))
+            o = offset + i * P + j
+            if j + block <= P:
+                a0 = a1 = a2 = a3 = vmul(0.0, vload(DZ, 0))
+                for q in range(start[i], start[i + 1]):
+                    d, v = entries[q] * P + j, values[q]
+                    a0 = vfma(a0, v, vload(DZ, d))
+                    a1 = vfma(a1, v, vload(DZ, d + lanes))
+                    a2 = vfma(a2, v, vload(DZ, d + 2 * lanes))
+                    a3 = vfma(a3, v, vload(DZ, d + 3 * lanes))
+                vstore(grad, o, a0)
+                vstore(grad, o + lanes, a1)
+                vstore(grad, o + 2 * lanes, a2)
+                vstore(grad, o + 3 * lanes, a3)
+            else:
+                for t in range(0, P - j, lanes):
+                    acc = vmul(0.0, vload(DZ, 0))
+                    for q in range(start[i], start[i + 1]):
+                        acc = vfma(acc, values[q], vload(DZ, entries[q] * P + j + t))
+                    vstore(grad, o + t, acc)
         restore_subnormals(previous)
 
 
@@ -93,25 +124,28 @@ def bias_activate(H, theta, bias, w, P, n, code, HD, draws, draw_offset, dropout
         if code == 5:
             softmax(H, base, n, c)
         else:
-            for j in range(n):
-                H[base + j] = activate(code, H[base + j], c)
+            squash(code, H, base, base + n, c)
         if dropout:
+            scale, keep, zero = c[DROP_SCALE], c[KEEP], c[ZERO]
             for j in range(n):
-                keep = draws[draw_offset + e * n + j] < c[KEEP]
-                HD[base + j] = H[base + j] * (c[DROP_SCALE] if keep else c[ZERO])
+                HD[base + j] = H[base + j] * (scale if draws[draw_offset + e * n + j] < keep else zero)
 
 
 @njit(**OPTIONS)
 def hidden_delta(DA, n, H, P, w, code, DZ, draws, draw_offset, dropout, c):
     """DZ[e, :n] = DA[e, :n] ⊙ mask ⊙ σ'(H[e, :n]), zero in the padding. DA (w, n); H, DZ flat (w·P)."""
+    flat = DA.reshape(-1)
     for e in prange(w):
+        base = e * P
         for j in range(n):
-            d = DA[e, j]
-            if dropout:
-                d = d * (c[DROP_SCALE] if draws[draw_offset + e * n + j] < c[KEEP] else c[ZERO])
-            DZ[e * P + j] = d * slope(code, H[e * P + j], c)
+            DZ[base + j] = flat[e * n + j]
+        if dropout:
+            scale, keep, zero = c[DROP_SCALE], c[KEEP], c[ZERO]
+            for j in range(n):
+                DZ[base + j] *= scale if draws[draw_offset + e * n + j] < keep else zero
+        times_slope(code, DZ, H, base, base + n, c)
         for j in range(n, P):
-            DZ[e * P + j] = c[ZERO]
+            DZ[base + j] = c[ZERO]
 
 
 @njit(**OPTIONS)
@@ -152,6 +186,9 @@ class WideSteps:
         self.W = [theta_view(plan.theta, w, b_, n_in, p) for w, b_, n_in, p in zip(woff, boff, sizes[:-1], pads[1:])]
         self.G = [theta_view(plan.grad, w, b_, n_in, p) for w, b_, n_in, p in zip(woff, boff, sizes[:-1], pads[1:])]
         self.ranges = chunks(woff, boff, pads)
+        self.start = np.zeros(sizes[0] + 1, np.int64)  # the batch's nonzero pixels by pixel
+        self.entries = np.zeros(b * sizes[0], np.int64)
+        self.values = np.zeros(b * sizes[0], dtype)
 
     def run(self, x, Y, labels, order, first, steps, width, draws, index, opt, nesterov, c, h) -> tuple[float, int]:
         """Steps first..first+steps−1 (each of `width` rows); returns (summed loss, correct)."""
@@ -203,7 +240,9 @@ class WideSteps:
                     hidden_delta(DA, sizes[l - 1], self.H[l - 1], pads[l - 1], width, acts[l - 2], self.DZ[l - 1],
                                  step_draws, offsets[l - 2], dropout, c)
                 elif sparse:
-                    sparse_gradient(pairs, values, ptr, rows, grad, woff[0], sizes[0], pads[1], self.DZ[1], lanes)
+                    by_pixel(pairs, values, ptr, rows, woff[0], pads[1], sizes[0], self.start, self.entries, self.values)
+                    sparse_gradient(self.start, self.entries, self.values, grad, woff[0], sizes[0], pads[1], self.DZ[1],
+                                    lanes)
                 else:
                     np.matmul(self.X[:width].T, DZ[1], out=weight)
             # ---- the update of all θ
