@@ -22,7 +22,11 @@ from digitnet.engines.kernels import (DROP_SCALE, FLAGS, H_BETA1, H_BETA2, H_EPS
                                      softmax, squash, times_slope, update)
 from digitnet.engines.simd import flush_subnormals, restore_subnormals, vfma, vload, vmul, vstore
 
-OPTIONS = {"cache": True, "fastmath": FLAGS, "error_model": "numpy", "parallel": True}
+# Threads: BLAS runs the products on the trainer's threads; the kernels run on the calling thread.
+# (Threaded kernels measured slower on this shared 2-core machine: OpenMP's and OpenBLAS's spinning
+# threads fought over the cores, 2-3x slower than one thread under load.) prange is then range.
+PARALLEL = False
+OPTIONS = {"cache": True, "fastmath": FLAGS, "error_model": "numpy", "parallel": PARALLEL}
 CHUNK = 1 << 15  # elements per thread task in the update
 
 
