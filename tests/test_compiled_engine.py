@@ -238,6 +238,9 @@ def test_forward_matches_the_network(activation, output, rows):
     got = forward(net.layers, x)
     assert got.shape == (rows, 4) and got.dtype == np.float32
     np.testing.assert_allclose(got, net.forward(x), rtol=2e-6, atol=2e-7)
+    net.layers[0].weight *= 1.5  # trained in place: the next call sees the new weights
+    net.layers[1].bias = net.layers[1].bias + 0.25  # or given new arrays
+    np.testing.assert_allclose(forward(net.layers, x), net.forward(x), rtol=2e-6, atol=2e-7)
 
 
 def test_compiled_training_reaches_the_same_accuracy_as_the_trainer_tiny_task():

@@ -320,7 +320,7 @@ class CompiledPlan:
 # rows pay for packing the weights once into the training layout, which skips zero pixels.
 DIRECT_ROWS = 16
 
-_CONSTANTS: dict = {}
+_PREPARED: dict[int, tuple] = {}  # id of a network's first weight array -> (its arrays, kernel arguments)
 
 
 def forward(layers, X: Array) -> Array:
@@ -328,29 +328,53 @@ def forward(layers, X: Array) -> Array:
     X (n, n_in) of the layers' dtype: σ(… σ(X W₀ᵀ + b₀) …), (n, n_out).
 
     Compiled for narrow networks (every layer up to MAX_WIDTH neurons); wider ones take the
-    NumPy products, which BLAS runs best at that size.
+    NumPy products, which BLAS runs best at that size. What the kernels need is prepared once per
+    network (its own arrays, which training updates in place, are used as they are).
     """
-    dtype = X.dtype
-    lanes = 16 if dtype == np.float32 else 8
-    codes = tuple(ACTIVATION_CODES.get(layer.activation, -1) for layer in layers)
-    wide = max(layer.n_out for layer in layers) > MAX_WIDTH
-    if wide or -1 in codes or kernels() is None or dtype not in (np.float32, np.float64):
+    entry = _PREPARED.get(id(layers[0].weight))
+    if entry is None or entry[1] != X.dtype or not _still(entry[0], layers):
+        entry = _prepare(layers, X.dtype)
+    arrays, dtype, runnable, weights, biases, codes, c, lanes, work = entry
+    if not runnable:
         for layer in layers:
             X = layer.forward(X)
         return X
     from digitnet.engines import forward_kernels
 
-    c = _CONSTANTS.get(dtype)
-    if c is None:
-        c = _CONSTANTS[dtype] = forward_kernels.constants(dtype)
     if len(X) <= DIRECT_ROWS:
-        width = max(math.ceil(n / lanes) * lanes for n in [layer.n_out for layer in layers] + [lanes])
-        work = np.zeros((3, width), dtype)
-        weights = tuple(layer.weight for layer in layers)
-        biases = tuple(layer.bias for layer in layers)
         return forward_kernels.forward_rows(X, weights, biases, codes, c, lanes, work)
     packed = pack(layers, dtype)
     return forward_kernels.forward_packed(X, *packed, np.array(codes, np.int64), c, lanes)
+
+
+def _still(arrays: tuple, layers) -> bool:
+    """Whether a prepared entry still describes these layers (the same arrays and activations)."""
+    return len(arrays) == 3 * len(layers) and all(
+        arrays[3 * i] is layer.weight and arrays[3 * i + 1] is layer.bias and arrays[3 * i + 2] == layer.activation
+        for i, layer in enumerate(layers))
+
+
+def _prepare(layers, dtype) -> tuple:
+    arrays = tuple(item for layer in layers for item in (layer.weight, layer.bias, layer.activation))
+    codes = tuple(ACTIVATION_CODES.get(layer.activation, -1) for layer in layers)
+    lanes = 16 if dtype == np.float32 else 8
+    runnable = (max(layer.n_out for layer in layers) <= MAX_WIDTH and -1 not in codes and kernels() is not None
+                and dtype in (np.float32, np.float64)
+                and all(layer.weight.dtype == dtype and layer.weight.flags.c_contiguous for layer in layers))
+    c = work = None
+    if runnable:
+        from digitnet.engines import forward_kernels
+
+        c = forward_kernels.constants(dtype)
+        width = max(math.ceil(n / lanes) * lanes for n in [layer.n_out for layer in layers] + [lanes])
+        work = np.zeros((3, width), dtype)
+    weights = tuple(layer.weight for layer in layers)
+    biases = tuple(layer.bias for layer in layers)
+    entry = (arrays, dtype, runnable, weights, biases, codes, c, lanes, work)
+    if len(_PREPARED) > 64:  # (networks come and go: keep the cache small)
+        _PREPARED.clear()
+    _PREPARED[id(layers[0].weight)] = entry
+    return entry
 
 
 def pack(layers, dtype) -> tuple:
