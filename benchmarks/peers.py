@@ -213,22 +213,15 @@ def use_compiled(trainer) -> float:
     a warm-up like JAX's ahead-of-time compile: the kernels loaded (or compiled, without a cache)
     on a throwaway network of the same dtype, and the training rows' nonzero index built. Returns
     the warm-up's seconds."""
-    import digitnet as dn
-    from digitnet.engines.compiled import CompiledPlan
+    from digitnet.engines.compiled import CompiledPlan, warm_up
 
     start = time.perf_counter()
     settings = (trainer.net, trainer.cost, trainer.optimizer, trainer.batch_size, trainer.dropout)
     if not CompiledPlan.supports(*settings):
         raise RuntimeError("the compiled engine does not support this configuration")
-    net = trainer.net
-    tiny = dn.Network([net.sizes[0], 4, net.sizes[-1]], activation=net.activation,
-                      output_activation=net.output_activation, seed=0)
-    optimizer = dn.make_optimizer(trainer.optimizer.name, trainer.optimizer.learning_rate)
-    rows = trainer.x[:32]
-    CompiledPlan(tiny, trainer.cost, optimizer, 8, 0.0).run_epoch(
-        rows, trainer.y_targets[:32], trainer.y_labels[:32], np.arange(32), np.random.default_rng(0))
     plan = trainer._plan = CompiledPlan(*settings)
-    plan._index(trainer.x)  # the nonzero index of the training rows: once per data set
+    warm_up(trainer.net.dtype, wide=plan.wide)
+    plan.index(trainer.x)  # the nonzero index of the training rows: once per data set
     return time.perf_counter() - start
 
 

@@ -78,6 +78,33 @@ def unavailable_reason() -> str | None:
     return _import_error
 
 
+def warm_up(dtype="float32", inference: bool = False, wide: bool = False) -> float:
+    """Get the training kernel for dtype ready (compiled, or loaded from Numba's cache) by training
+    a tiny network for one step; with wide, the wide network's kernels (engines/wide.py); with
+    inference, the inference kernels too. Returns the seconds it
+    took. Safe to run in a thread while another engine trains (the compile lets the GIL go much of
+    the time: measured, a NumPy loop kept 57% of its pace under a busy machine's load)."""
+    import time
+
+    from digitnet.losses import get_loss
+    from digitnet.network import Network
+
+    start = time.perf_counter()
+    if not available():
+        return 0.0
+    net = Network([8, MAX_WIDTH + 1 if wide else 4, 3], seed=0, dtype=np.dtype(dtype).name)
+    x = np.zeros((4, 8), net.dtype)
+    x[:, ::3] = 1.0
+    labels = np.arange(4) % 3
+    Y = np.eye(3, dtype=net.dtype)[labels]
+    plan = CompiledPlan(net, get_loss("quadratic"), SGD(0.1), 2, 0.0)
+    plan.run_epoch(x, Y, labels, np.arange(4), np.random.default_rng(0))
+    if inference:
+        forward(net.layers, x[:1])
+        forward(net.layers, np.repeat(x, 8, axis=0))
+    return time.perf_counter() - start
+
+
 def output_rule(cost, output_activation: str) -> int | None:
     """The kernel's output delta rule for this loss and output activation (None: not supported)."""
     if cost.fused_with is not None and cost.fused_with == output_activation:
@@ -219,10 +246,11 @@ class CompiledPlan:
                 buffers[2 * l + 1][...] = b
 
     # ----------------------------------------------------------------- the data's nonzero index
-    def _index(self, x: Array) -> tuple:
+    def index(self, x: Array) -> tuple:
         """(sparse, ptr, index, value) for x: its nonzero entries as (offset in θ, value) pairs
-        when x is sparse enough (kernels.py). Built once per training array (a Trainer's own x,
-        never modified in place; an augmented epoch brings a new array)."""
+        when x is sparse enough (kernels.py). Built on first use, once per training array (a
+        Trainer's own x, never modified in place; an augmented epoch brings a new array); call it
+        ahead to keep that out of the first epoch."""
         if self._csr_source is not x:
             ptr, idx, val = kernels().build_csr(x)
             sparse = len(idx) < SPARSE_BELOW * x.size
@@ -267,7 +295,7 @@ class CompiledPlan:
         Y = np.ascontiguousarray(Y, self.dtype)
         labels = np.ascontiguousarray(labels, np.int64)
         order = np.ascontiguousarray(order, np.int64)
-        sparse, ptr, idx, val = self._index(x)
+        sparse, ptr, idx, val = self.index(x)
         self.load()
         try:
             return self._epoch(x, Y, labels, order, rng, on_batch, report_every, (int(sparse), ptr, idx, val))
