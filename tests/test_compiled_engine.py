@@ -231,7 +231,7 @@ def test_supports_and_refusals():
 
 
 @pytest.mark.parametrize("activation,output", [("sigmoid", "sigmoid"), ("relu", "softmax"), ("tanh", "identity")])
-@pytest.mark.parametrize("rows", [1, 7])
+@pytest.mark.parametrize("rows", [1, 7, 40])
 def test_forward_matches_the_network(activation, output, rows):
     net = dn.Network([37, 19, 6, 4], activation=activation, output_activation=output, seed=2)
     x, _, _ = data(n=rows)

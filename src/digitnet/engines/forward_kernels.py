@@ -1,11 +1,8 @@
-"""Numba kernels for inference of small networks: a′ = σ(W a + b), layer by layer, row by row.
+"""Numba kernel for inference of a few rows of a small network: a′ = σ(W a + b), layer by layer.
 
-Two arrangements, both computing Dense.forward's numbers up to float32 rounding:
-- forward_rows: the network's own arrays, W (n_out, n_in), as they are (nothing to prepare, which
-  is what one image's latency needs): zⱼ = bⱼ + Wⱼ · a, four neurons at a time in SIMD tiles.
-- forward_packed: weights transposed and padded (kernels.py's training layout, W̄ = Wᵀ), an
-  image's nonzero pixels listed first, then z = b + Σ over them of xᵢ W̄[i, :]: a fifth of the
-  work of layer 0 on MNIST; for batches, where packing the weights once is cheap.
+forward_rows computes Dense.forward's numbers up to float32 rounding, on the network's own arrays,
+W (n_out, n_in), as they are (nothing to prepare, which is what one image's latency needs):
+zⱼ = bⱼ + Wⱼ · a, four neurons at a time in SIMD tiles, each neuron's sum in its own register.
 Activation codes as in kernels.py (0 identity, 1 sigmoid, 2 relu, 3 tanh, 4 leaky_relu, 5 softmax).
 """
 
@@ -17,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from digitnet.engines.kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate
-from digitnet.engines.simd import vadd, vfma, vfmav, vload, vstore, vsum
+from digitnet.engines.simd import vfmav, vload, vsum
 
 
 @njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
@@ -82,55 +79,6 @@ def forward_rows(X, weights, biases, codes, c, lanes, work):
             source, base, side = row, 0, 1 - side
         for j in range(n_out):
             out[e, j] = source[j]
-    return out
-
-
-@njit(cache=True, fastmath=FLAGS, error_model="numpy")
-def forward_packed(X, theta, sizes, pads, woff, boff, codes, c, lanes):
-    """Outputs (n, n_L) for X (n, n₀) with the training layout θ (kernels.py)."""
-    n, n0 = X.shape
-    L = sizes.size - 1
-    width = 0
-    for l in range(1, L + 1):
-        width = max(width, pads[l])
-    out = np.empty((n, sizes[L]), X.dtype)
-    buffers = np.zeros((2, width), X.dtype)
-    nonzero = np.empty(n0, np.int64)
-    zero = np.zeros(lanes, X.dtype)
-    for e in range(n):
-        count = 0
-        for i in range(n0):  # the image's nonzero pixels, without a branch
-            nonzero[count] = i
-            count += X[e, i] != 0
-        p1 = pads[1]
-        row = buffers[0]
-        for j in range(0, p1, lanes):
-            acc, acc2 = vload(theta, boff[0] + j), vload(zero, 0)
-            q = 0
-            while q + 1 < count:
-                i, k = nonzero[q], nonzero[q + 1]
-                acc = vfma(acc, X[e, i], vload(theta, woff[0] + i * p1 + j))
-                acc2 = vfma(acc2, X[e, k], vload(theta, woff[0] + k * p1 + j))
-                q += 2
-            if q < count:
-                i = nonzero[q]
-                acc = vfma(acc, X[e, i], vload(theta, woff[0] + i * p1 + j))
-            vstore(row, j, vadd(acc, acc2))
-        _squash(codes[0], row, 0, sizes[1], c)
-        side = 0
-        for l in range(2, L + 1):
-            source, row = buffers[side], buffers[1 - side]
-            p_l = pads[l]
-            for j in range(0, p_l, lanes):
-                acc = vload(theta, boff[l - 1] + j)
-                for i in range(sizes[l - 1]):
-                    acc = vfma(acc, source[i], vload(theta, woff[l - 1] + i * p_l + j))
-                vstore(row, j, acc)
-            _squash(codes[l - 1], row, 0, sizes[l], c)
-            side = 1 - side
-        final = buffers[side]
-        for j in range(sizes[L]):
-            out[e, j] = final[j]
     return out
 
 

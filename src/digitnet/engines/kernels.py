@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vmul, vstore, vsub, vsum
+from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vstore, vsub, vsum
 
 FLAGS = {"contract", "nsz", "reassoc"}  # no nnan/ninf: a diverging run must still show NaN
 # (and error_model="numpy" everywhere: x/0 is inf or NaN as in NumPy, with no check to stop a loop vectorising)
