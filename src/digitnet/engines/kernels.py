@@ -2,7 +2,8 @@
 
 One call runs `steps` mini-batch steps; per step, for the rows order[k·b:(k+1)·b] (read in place,
 never copied into a batch):
-    forward    z = b + Σₖ aₖ W̄[k, :]   a = σ(z)          (one example at a time, in SIMD tiles)
+    forward    z = b + Σₖ aₖ W̄[k, :]   a = σ(z)   (layer by layer: each example's sum in SIMD tiles,
+               then σ over the layer's whole block; sigmoid and tanh as a rational tanh)
     delta      δ_L from the output rule (fused softmax/sigmoid forms, or (a − y) ⊙ σ')
     backward   δ_{l−1}[k] = (W̄[k, :] · δ_l) ⊙ σ'(a_{l−1}[k])   (⊙ the dropout mask)
     update     g = Σ_examples a_{l−1}[k] δ_l, and the optimizer on each row (optimizers.py's rules)
@@ -22,6 +23,7 @@ Output rules: 0 quadratic (a − y) ⊙ σ', 1 quadratic through softmax, 2 soft
 ((a·Σy − y)), 3 sigmoid + binary cross-entropy (a − y); each divided by the batch width.
 Optimizers: 0 SGD, 1 momentum, 2 Adam, 3 AdamW; plain SGD without weight decay is "folded": η
 rides in the output delta and layer 0 is updated straight from each image's nonzero pixels.
+The kernels run with subnormal numbers flushed to zero (simd.flush_subnormals says why).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vstore, vsub, vsum
+from digitnet.engines.simd import (flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vstore,
+                                   vsub, vsum)
 
 FLAGS = {"contract", "nsz", "reassoc"}  # no nnan/ninf: a diverging run must still show NaN
 # (and error_model="numpy" everywhere: x/0 is inf or NaN as in NumPy, with no check to stop a loop vectorising)
@@ -409,7 +412,8 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                     for j in range(0, p_l, lanes):
                         acc = vload(zeros, 0)
                         for e in range(width):
-                            acc = vfma(acc, source[((l - 1) * batch + e) * pmax + i], vload(DZ, (l * batch + e) * pmax + j))
+                            below, above = ((l - 1) * batch + e) * pmax, (l * batch + e) * pmax
+                            acc = vfma(acc, source[below + i], vload(DZ, above + j))
                         if fold:
                             vstore(theta, o + j, vsub(vload(theta, o + j), acc))
                         else:
