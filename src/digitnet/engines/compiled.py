@@ -184,6 +184,7 @@ class CompiledPlan:
         self.H, self.DZ = aligned_zeros(room, self.dtype), aligned_zeros(room, self.dtype)
         self.HD = np.zeros(room if self.dropout else 0, self.dtype)
         self.zeros = np.zeros(self.lanes, self.dtype)
+        self.back = aligned_zeros(0 if self.wide else int(np.sum(pads[2:] * pads[1:-1])), self.dtype)
         self.scratch = np.zeros(2, self.dtype)
         self.acts = np.array([ACTIVATION_CODES[name] for name in self.activations], np.int64)
         self.rule = output_rule(cost, net.output_activation)
@@ -340,7 +341,7 @@ class CompiledPlan:
                 loss, right = run(x, *index, Y, labels, order, step, steps, b, self.theta, self.grad, self.m, self.s,
                                   sizes, pads, woff, boff, self.acts, self.rule, self.loss_code, opt, int(fold),
                                   nesterov, c, h, self.t, draws, int(bool(self.dropout)), self.lanes, self.H, self.HD,
-                                  self.DZ, self.zeros, self.scratch)
+                                  self.DZ, self.zeros, self.scratch, self.back)
             total_loss += loss
             correct += int(right)
             step += steps

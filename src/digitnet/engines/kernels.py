@@ -34,8 +34,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from digitnet.engines.simd import (flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vfmav, vload, vstore,
-                                   vsub, vsum)
+from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vload, vstore, vsub
 
 FLAGS = {"contract", "nsz", "reassoc"}  # no nnan/ninf: a diverging run must still show NaN
 # (and error_model="numpy" everywhere: x/0 is inf or NaN as in NumPy, with no check to stop a loop vectorising)
@@ -277,14 +276,15 @@ def output_delta(H, DZ, first, stride, width, n_out, p_out, Y, labels, order, st
 @njit(cache=True, fastmath=FLAGS, error_model="numpy")
 def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, batch,
                 theta, grad, m, s, sizes, pads, woff, boff, acts, rule, loss_code, opt, fold, nesterov,
-                c, h, t, draws, dropout, lanes, H, HD, DZ, zeros, scratch):
+                c, h, t, draws, dropout, lanes, H, HD, DZ, zeros, scratch, back):
     """Mini-batch steps first..first+steps−1 of an epoch; returns (summed loss, correct count).
 
     x (n, n₀); Y (n, n_L); labels (n,); order (n,) this epoch's permutation; θ, g, m, s flat (see
     the module docstring); sizes, pads (L + 1,); woff, boff, acts (L,); c, h constants; t (1,) the
     optimizer's step count (advanced in place); draws (steps, b·Σ hidden units) uniform dropout
     draws; H, HD, DZ (L + 1)·b·Pmax buffers (activations, dropped activations, deltas); zeros
-    (lanes,); scratch (2,) in the network's dtype.
+    (lanes,); scratch (2,) in the network's dtype; back: room for each layer l ≥ 1 as W (P_l rows of
+    P_{l−1}), zero-initialised.
     """
     previous = flush_subnormals()  # (see simd.py: Adam's decaying moments)
     n = order.size
@@ -354,25 +354,34 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                                    loss_code, acts[L - 1], scale, c)
         total_loss += loss
         correct += right
-        # ---- backward: δ_{l−1}[i] = (W̄_l[i, :] · δ_l) ⊙ mask ⊙ σ'(a_{l−1}[i])
+        # ---- backward: δ_{l−1} = (Σⱼ δ_l[j] W_l[j, :]) ⊙ mask ⊙ σ'(a_{l−1}), with W_l = W̄_lᵀ copied
+        # row by row into `back` first (a few hundred values: cheaper than a horizontal sum per unit)
+        offset_back = 0
+        for l in range(2, L + 1):
+            n_in, p_l, p_in = sizes[l - 1], pads[l], pads[l - 1]
+            for j in range(sizes[l]):
+                for i in range(n_in):
+                    back[offset_back + j * p_in + i] = theta[woff[l - 1] + i * p_l + j]
+            offset_back += p_l * p_in
         for l in range(L, 1, -1):
             n_in, p_l, p_in = sizes[l - 1], pads[l], pads[l - 1]
-            code = acts[l - 2]
+            offset_back = 0
+            for u in range(2, l):
+                offset_back += pads[u] * pads[u - 1]
             offset = 0
             for u in range(1, l - 1):
                 offset += width * sizes[u]
             for e in range(width):
                 above, below = (l * batch + e) * pmax, ((l - 1) * batch + e) * pmax
-                for i in range(n_in):
+                for j0 in range(0, p_in, lanes):  # (the padding of `back` is zero: so is δ's)
                     acc = vload(zeros, 0)
-                    for j in range(0, p_l, lanes):
-                        acc = vfmav(acc, vload(theta, woff[l - 1] + i * p_l + j), vload(DZ, above + j))
-                    d = vsum(acc)
-                    if dropout:
-                        d = d * (c[DROP_SCALE] if draws[k, offset + e * n_in + i] < c[KEEP] else c[ZERO])
-                    DZ[below + i] = d * slope(code, H[below + i], c)
-                for i in range(n_in, p_in):
-                    DZ[below + i] = c[ZERO]
+                    for j in range(sizes[l]):
+                        acc = vfma(acc, DZ[above + j], vload(back, offset_back + j * p_in + j0))
+                    vstore(DZ, below + j0, acc)
+                if dropout:
+                    for i in range(n_in):
+                        DZ[below + i] *= c[DROP_SCALE] if draws[k, offset + e * n_in + i] < c[KEEP] else c[ZERO]
+                times_slope(acts[l - 2], DZ, H, below, below + n_in, c)
         # ---- gradients and the update
         if not fold:
             t[0] += 1
