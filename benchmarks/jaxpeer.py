@@ -4,8 +4,8 @@ An epoch is one compiled XLA program: the rows gathered by this epoch's permutat
 the full mini-batches (forward, jax.grad, the update), then the short last batch as a second
 compiled step. The update rules are PyTorch's (as digitnet's): SGD, and Adam with bias correction.
 Compilation is done ahead (jit(...).lower(...).compile()) and timed on its own, so every timed
-epoch is a steady-state one. Threads: XLA's CPU pool is set from the worker's thread count through
-XLA_FLAGS before jax is imported (run.py does it).
+epoch is a steady-state one. Threads: with one thread XLA_FLAGS turns XLA's CPU pool off before jax
+is imported (run.py does it); otherwise XLA uses every core.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import numpy as np
 from configs import Config
 
 
-def xla_flags(threads: int) -> str:
-    """XLA_FLAGS limiting XLA's CPU backend to `threads` threads."""
+def xla_flags(threads: int) -> str | None:
+    """XLA_FLAGS limiting XLA's CPU backend to one thread, or None: XLA then uses every core (the
+    benchmark machine has two, the largest thread count measured)."""
     if threads == 1:
         return "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    return f"intra_op_parallelism_threads={threads}"
+    return None
 
 
 def _activation(name):

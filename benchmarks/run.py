@@ -146,7 +146,9 @@ def run_worker(spec: dict, timeout: float = 900) -> dict:
     if spec.get("framework") == "jax":  # XLA reads its thread pool size from here, at import
         from jaxpeer import xla_flags
 
-        env["XLA_FLAGS"] = xla_flags(spec["threads"])
+        flags = xla_flags(spec["threads"])
+        if flags:
+            env["XLA_FLAGS"] = flags
     env["PYTHONWARNINGS"] = "ignore"
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
