@@ -1,13 +1,16 @@
-"""The compiled engine: whole mini-batch steps of a small network in one Numba kernel.
+"""The compiled engine: mini-batch training and one-image inference in Numba kernels.
 
 The mathematics is the reference loop's (network.py's backpropagation, optimizers.py's update
-rules, the output delta rules of network._output_delta); the arrangement is machine code:
-forward, output delta, backward and update of a mini-batch run in one compiled call, example by
-example in 64-byte SIMD tiles (engines/simd.py), reading the shuffled rows in place. Layer 0
-reads each image through an index of its nonzero pixels (~150 of MNIST's 784), so its forward
-product and weight gradient cost a fifth of the dense ones; plain SGD updates layer 0 straight
-from those pixels. See engines/kernels.py for the kernel and its layout (weights transposed and
-padded to the SIMD width, all layers in one flat θ).
+rules, the output delta rules of network._output_delta); the arrangement is machine code.
+- Narrow networks (engines/kernels.py): forward, output delta, backward and update of up to 256
+  mini-batches run in one compiled call, example by example in 64-byte SIMD tiles
+  (engines/simd.py), reading the shuffled rows in place.
+- Wide networks (engines/wide.py): the big products stay BLAS calls; the rest is compiled.
+Either way layer 0 reads each image through an index of its nonzero pixels (~150 of MNIST's
+784), so its forward product and weight gradient cost a fifth of the dense ones. Both share one
+layout: weights transposed and padded to the SIMD width, all layers in one flat θ.
+forward(layers, X) is the inference path for a few rows of a narrow network; warm_up() gets the
+kernels ready ahead (Numba compiles on first use).
 
 CompiledPlan has the interface of every training plan (see digitnet.engines): supports(...),
 CompiledPlan(net, cost, optimizer, batch_size, dropout), fits(...), run_epoch(...). The network
@@ -90,9 +93,9 @@ def unavailable_reason() -> str | None:
 def warm_up(dtype="float32", inference: bool = False, wide: bool = False) -> float:
     """Get the training kernel for dtype ready (compiled, or loaded from Numba's cache) by training
     a tiny network for one step; with wide, the wide network's kernels (engines/wide.py); with
-    inference, the inference kernels too. Returns the seconds it
-    took. Safe to run in a thread while another engine trains (the compile lets the GIL go much of
-    the time: measured, a NumPy loop kept 57% of its pace under a busy machine's load)."""
+    inference, the inference kernel too. Returns the seconds it took. Safe to run in a thread
+    while another engine trains (measured: a NumPy loop kept 57% of its pace during a compile, on
+    a busy machine)."""
     import time
 
     from digitnet.losses import get_loss
