@@ -150,12 +150,13 @@ def check_agreement(activation, output, loss, optimizer, weight_decay, dropout, 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("sizes", [SIZES, WIDE])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_float64_and_dense_inputs(dtype, sizes, sparse):
+@pytest.mark.parametrize("activation,output,loss", [("relu", "softmax", "cross-entropy"), ("tanh", "sigmoid", "quadratic")])
+def test_float64_and_dense_inputs(dtype, sizes, sparse, activation, output, loss):
     x, labels, Y = data(sizes=sizes, sparse=sparse)
     nets = []
     for engine in ("compiled", "reference"):
-        net = dn.Network(sizes, activation="relu", output_activation="softmax", seed=3, dtype=dtype)
-        cost, opt = get_loss("cross-entropy", "softmax"), dn.make_optimizer("adam", 1e-2)
+        net = dn.Network(sizes, activation=activation, output_activation=output, seed=3, dtype=dtype)
+        cost, opt = get_loss(loss, output), dn.make_optimizer("adam", 1e-2)
         rng = np.random.default_rng(2)
         order = rng.permutation(len(x))
         X, T = x.astype(dtype), Y.astype(dtype)

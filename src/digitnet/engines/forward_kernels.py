@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from digitnet.engines.kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate
+from digitnet.engines.activation_kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate
 from digitnet.engines.simd import vfmav, vload, vsum
 
 

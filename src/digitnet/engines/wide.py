@@ -18,8 +18,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from digitnet.engines.kernels import (DROP_SCALE, FLAGS, H_BETA1, H_BETA2, H_EPS, H_LR, KEEP, ZERO, output_delta,
-                                     softmax, squash, times_slope, update)
+from digitnet.engines.activation_kernels import (DROP_SCALE, FLAGS, H_BETA1, H_BETA2, H_EPS, H_LR, KEEP, ZERO,
+                                                 softmax, squash, times_slope)
+from digitnet.engines.kernels import output_delta, update
 from digitnet.engines.simd import flush_subnormals, restore_subnormals, vfma, vload, vmul, vstore
 
 # Threads: BLAS runs the products on the trainer's threads; the kernels run on the calling thread.
