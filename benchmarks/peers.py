@@ -10,6 +10,8 @@ imports, allocations and thread pools never leak from one measurement into the n
 - scikit-learn: MLPClassifier.partial_fit, one epoch per call (its own initialisation).
 - textbook: benchmarks/textbook.py, the book's per-example loop in float64 (configuration A only).
 - reference: digitnet's own plain loop (TrainConfig(engine="reference")), the "before" of A.
+- compiled: digitnet on its compiled (Numba) engine, TrainConfig(engine="compiled").
+- JAX: benchmarks/jaxpeer.py, jit over lax.scan of the steps (compile time reported on its own).
 Times are wall seconds of training only; test accuracy is measured after the timed epochs.
 """
 
@@ -64,6 +66,7 @@ def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, eng
     net = initial_network(config, seed)
     trainer = dn.Trainer(net, train_config(config, epochs, seed, engine), x, y)
     assert trainer.engine == engine, f"digitnet ran on the {trainer.engine} engine, not {engine}"
+    startup = warm_up_compiled(trainer) if engine == "compiled" else None
     seconds, accuracies = [], []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -73,7 +76,10 @@ def train_digitnet(config: Config, data, epochs: int, seed: int, until=None, eng
             accuracies.append(float(np.mean(net.predict(x_test) == y_test)))
             if until is not None and accuracies[-1] >= until:
                 break
-    return {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies}
+    result = {"epoch_seconds": seconds, "test_accuracy": accuracies[-1], "accuracy_curve": accuracies}
+    if startup is not None:
+        result["compile_seconds"] = startup
+    return result
 
 
 # --------------------------------------------------------------------- PyTorch
@@ -211,8 +217,31 @@ def train_reference(config: Config, data, epochs: int, seed: int, until=None) ->
     return train_digitnet(config, data, epochs, seed, until, engine="reference")
 
 
-TRAIN = {"digitnet": train_digitnet, "reference": train_reference, "pytorch": train_torch, "sklearn": train_sklearn,
-         "textbook": train_textbook}
+def warm_up_compiled(trainer) -> float:
+    """The compiled engine's warm-up, like JAX's ahead-of-time compile: the kernels loaded (or
+    compiled, without a cache) on a throwaway network of the same dtype, and the training rows'
+    nonzero index built. Returns the warm-up's seconds."""
+    from digitnet.engines.compiled import warm_up
+
+    start = time.perf_counter()
+    warm_up(trainer.net.dtype, wide=trainer.plan.wide)
+    trainer.plan.index(trainer.x)  # the nonzero index of the training rows: once per data set
+    return time.perf_counter() - start
+
+
+def train_compiled(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    """digitnet's compiled engine (the first epoch includes loading the cached kernels)."""
+    return train_digitnet(config, data, epochs, seed, until, engine="compiled")
+
+
+def train_jax(config: Config, data, epochs: int, seed: int, until=None) -> dict:
+    from jaxpeer import train_jax as train
+
+    return train(config, data, epochs, seed, until)
+
+
+TRAIN = {"digitnet": train_digitnet, "compiled": train_compiled, "reference": train_reference, "pytorch": train_torch,
+         "jax": train_jax, "sklearn": train_sklearn, "textbook": train_textbook}
 
 
 # --------------------------------------------------------------------- inference
@@ -250,6 +279,16 @@ def infer(framework: str, network: str, x_test, repeats: int, single_repeats: in
     if framework == "digitnet":
         batch = lambda: net.predict(x_test)  # noqa: E731
         single = lambda: net.predict(one)  # noqa: E731
+    elif framework == "compiled":  # the compiled forward on the network's layers, plus argmax
+        from digitnet.engines.compiled import forward
+
+        layers = net.layers
+        batch = lambda: forward(layers, x_test).argmax(axis=1)  # noqa: E731
+        single = lambda: forward(layers, one).argmax(axis=1)  # noqa: E731
+    elif framework == "jax":
+        from jaxpeer import infer_jax
+
+        batch, single = infer_jax(sizes, hidden, output, net, x_test)
     elif framework == "pytorch":
         import torch
 
@@ -404,3 +443,33 @@ def update_alone(config: Config, rows: int) -> float:
         optimizer.t += 1
         update()
     return (time.perf_counter() - start) * steps / timed
+
+
+# --------------------------------------------------------------------- start-up of the compiled engine
+def compiled_startup() -> dict:
+    """Seconds to import Numba, to get the training kernel ready (compiled, or loaded from Numba's
+    cache: run.py points NUMBA_CACHE_DIR at an empty directory for the cold measurement) and to
+    run its first call on 64 images, and the same for the inference kernels."""
+    import digitnet as dn
+    from digitnet.losses import get_loss
+
+    start = time.perf_counter()
+    import numba  # noqa: F401
+
+    from digitnet.engines.compiled import CompiledPlan, forward, kernels
+
+    kernels()
+    imported = time.perf_counter()
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 784), dtype=np.float32)
+    x[x < 0.8] = 0.0
+    labels = np.arange(64) % 10
+    Y = np.eye(10, dtype=np.float32)[labels]
+    net = dn.Network([784, 16, 16, 10], seed=0)
+    plan = CompiledPlan(net, get_loss("quadratic", "sigmoid"), dn.make_optimizer("sgd", 3.0), 10, 0.0)
+    plan.run_epoch(x, Y, labels, np.arange(64), rng)
+    trained = time.perf_counter()
+    forward(net.layers, x[:1])
+    forward(net.layers, x)
+    inferred = time.perf_counter()
+    return {"import_s": imported - start, "training_kernel_s": trained - imported, "inference_kernels_s": inferred - trained}

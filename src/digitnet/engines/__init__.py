@@ -11,6 +11,8 @@ updated when it returns (also when interrupted); it uses rng only for dropout ma
 
 - reference: the plain per-mini-batch loop; every activation, loss and optimizer.
 - fused:     one epoch with nothing allocated per step, built-in optimizers (engines.fused).
+- compiled:  Numba kernels (engines.compiled; the `compiled` extra). Opt-in for now: it joins
+             AUTO_ORDER once the side-by-side benchmark on a quiet machine shows where it wins.
 "auto" takes the first of AUTO_ORDER that supports the settings.
 """
 
@@ -19,7 +21,8 @@ from __future__ import annotations
 import importlib
 
 PLANS = {"reference": ("digitnet.engines.reference", "ReferencePlan"),
-         "fused": ("digitnet.engines.fused", "FusedPlan")}
+         "fused": ("digitnet.engines.fused", "FusedPlan"),
+         "compiled": ("digitnet.engines.compiled", "CompiledPlan")}
 AUTO_ORDER = ("fused", "reference")
 
 

@@ -33,7 +33,7 @@ from digitnet.network import Network
 from digitnet.optimizers import OPTIMIZERS
 from digitnet.training.schedules import SCHEDULES
 
-ENGINES = ("auto", "reference", "fused")
+ENGINES = ("auto", "reference", "fused", "compiled")
 
 
 def setting(default, help: str, *, flag: str | None = None, choices=None, factory=None):
