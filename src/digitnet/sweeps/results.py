@@ -208,8 +208,8 @@ HEADERS = {"parameters": "params", "val_accuracy": "val acc", "test_accuracy": "
 
 def _flag(setting: str) -> str:
     """A searched setting's column header: its command-line name (lr, batch-size, layers)."""
-    from digitnet.commands.train import flag_name
     from digitnet.training.config import settings
+    from digitnet.training.config_file import flag_name
 
     return next((flag_name(s) for s in settings() if s.name == setting), setting)
 
