@@ -88,10 +88,6 @@ class Progress:
             record["status"] = "running"
         self.save()
 
-    def checkpoint(self, trial_id: str, path: str) -> None:
-        self.trials[trial_id]["checkpoint"] = str(path)
-        self.save()
-
     def finish(self, trial_id: str, *, error: str | None = None) -> None:
         """A trial ended: done, stopped or diverged by its last report; error if it raised."""
         record = self.trials[trial_id]

@@ -22,6 +22,8 @@ running side by side do not oversubscribe the cores.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +120,15 @@ def run_trial(plan: dict[str, Any], report: Report, *, restore: Path | None = No
             folder = Path(scratch) / f"epoch-{trainer.epoch}"
             save_checkpoint(folder / CHECKPOINT_FILE, trainer, config)
             report(trial_metrics(plan["id"], trainer), folder)
+
+
+def keep_checkpoint(folder: Path, target: Path) -> None:
+    """Keep a report's checkpoint (folder/CHECKPOINT_FILE) as target: copied beside it (the scratch
+    folder may be on another file system), then renamed over it, so target is always whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(folder / CHECKPOINT_FILE, temporary)
+    os.replace(temporary, target)
 
 
 def kept_model(checkpoint: str | Path) -> tuple[Network, TrainConfig, dict[str, Any]]:
