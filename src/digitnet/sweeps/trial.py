@@ -138,4 +138,5 @@ def kept_model(checkpoint: str | Path) -> tuple[Network, TrainConfig, dict[str, 
     best = sorted((int(key.split(".")[1]), array) for key, array in tensors.items() if key.startswith("best."))
     for parameter, (_, array) in zip(net.parameters(), best):
         parameter[...] = array
+    net.metadata = {}  # a model now: not the checkpoint's document (kind, optimizer state), which is returned
     return net, TrainConfig.from_dict(document["training"]), document["checkpoint"]
