@@ -17,9 +17,10 @@ trials.json (and the sweep file, which draws the same trials): finished trials a
 fresh Tuner runs only the others, each continuing from its checkpoint file if it has one — a
 trial killed after its last epoch's checkpoint reports that result again without training.
 
-Ray Tune writes its own experiment folder, DIR/ray (storage_path DIR, name "ray"): its experiment
-state (tuner.pkl, pickled; experiment_state-*.json; basic-variant-state-*.json, trainable.pkl and the
-search and scheduler state, pickled) and a folder per trial. digitnet never reads anything there
+Ray Tune writes its own experiment folder, DIR/ray (storage_path DIR, name "ray"): tuner.pkl
+(pickle), basic-variant-state-<time>.json (pickle, despite its name: the search state),
+experiment_state-<time>.json (JSON holding pickled blobs: the trials, the scheduler), a
+.validate_storage_marker and an empty folder per trial. digitnet never reads anything there
 and does not need it: --resume works with DIR/ray deleted. ASHA's records at each rung are Ray's
 state too, so a resumed sweep's ASHA starts afresh: trials finished before the kill do not count at
 its rungs, and it may stop fewer of the remaining trials than an unbroken sweep would.
