@@ -21,11 +21,13 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in sorted(SRC.rglob("*.py"))}
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, name: str | None = None) -> set[str]:
     """Every digitnet module a file imports, at the top or inside a function (the root package
-    `digitnet`, the public API that imports everything, left out)."""
+    `digitnet`, the public API that imports everything, left out). `name`: the module's name, for
+    a file outside src/."""
     found = set()
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    name = name or module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -101,6 +103,20 @@ def test_the_core_never_imports_the_cli_or_the_web_app():
         assert outward == set(), f"{name} imports {outward}"
 
 
+def commands_imported(name: str, path: Path) -> list[str]:
+    """The digitnet.commands modules a module imports, unless it is the CLI (cli.py, commands/)."""
+    if name == "digitnet.cli" or name.split(".")[:2] == ["digitnet", "commands"]:
+        return []
+    return sorted(m for m in imported_modules(path, name) if m.split(".")[:2] == ["digitnet", "commands"])
+
+
+def test_only_the_cli_imports_the_commands():
+    # The commands are the CLI's rooms: a library room (sweeps, training, web, ...) importing one
+    # would pull argparse and the command line's words into the library.
+    outside = {name: commands_imported(name, path) for name, path in MODULES.items()}
+    assert {name: found for name, found in outside.items() if found} == {}
+
+
 @pytest.mark.parametrize("folder", [SRC, TESTS], ids=["src", "tests"])
 def test_nobody_imports_another_modules_private_names(folder):
     problems = [problem for path in sorted(folder.rglob("*.py")) for problem in private_uses(path)]
@@ -113,3 +129,7 @@ def test_the_checker_sees_a_cycle_and_a_private_import(tmp_path):
     fake.write_text("from digitnet.activations import _constants\nimport digitnet.network as net\nnet._x\n")
     assert len(private_uses(fake)) == 2
     assert "digitnet.network" in imported_modules(MODULES["digitnet.modelfile"])
+    inward = tmp_path / "inward.py"
+    inward.write_text("def f():\n    from digitnet.commands.train import flag_message\n")
+    assert commands_imported("digitnet.sweeps.inward", inward) == ["digitnet.commands.train"]
+    assert commands_imported("digitnet.commands.inward", inward) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -259,7 +260,11 @@ def test_a_four_trial_sweep_on_a_local_ray(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = rows(out)
     assert sorted(results) == ["t000", "t001", "t002", "t003"] and {r["status"] for r in results.values()} == {"done"}
-    assert sorted(p.name for p in (out / "ray").iterdir() if p.is_dir()) == sorted(results)  # Ray's trial folders
+    # Each trial's checkpoint is digitnet's own file, outside Ray's experiment folder (DIR/ray).
+    state = json.loads((out / "trials.json").read_text())["trials"]
+    assert {t: state[t]["checkpoint"] for t in results} == \
+        {t: str((out / "checkpoints" / t / "checkpoint.safetensors").resolve()) for t in results}
+    assert (out / "ray").is_dir()  # Ray's experiment lives under --out
     check_best_model(out, results)
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Best: " in result.stdout
@@ -309,6 +314,9 @@ def test_a_killed_ray_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     done_then = json.loads((out / "trials.json").read_text())["trials"]
     checkpoints = {t: Path(done_then[t]["checkpoint"]) for t in finished}
     stamps = {t: path.stat().st_mtime_ns for t, path in checkpoints.items()}
+    # Resuming reads digitnet's records only (trials.json, the checkpoints): Ray's experiment
+    # folder, with its pickled state, can be gone.
+    shutil.rmtree(out / "ray")
 
     result = run_cli("sweep", str(sweep), "--out", str(out), "--resume")
     assert result.returncode == 0, result.stderr[-3000:]

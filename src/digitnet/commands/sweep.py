@@ -33,8 +33,8 @@ def register(subparsers) -> None:
                         "(default: start a local Ray)")
     parser.add_argument("--trials", type=int, metavar="N", help="how many trials (overrides the file's trials)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the sweep in DIR (finished trials are kept; DIR must be your own: "
-                        "Ray's state there is read back with pickle)")
+                        help="continue the sweep in DIR from digitnet's own records (trials.json and the trials' "
+                        "checkpoints): finished trials are kept, the others run again from their checkpoints")
     parser.add_argument("--engine", choices=["ray", "local"], default="ray",
                         help="ray: trials on Ray Tune (default); local: one after another in this process")
     parser.add_argument("--report", metavar="DIR", help="print the results table of the sweep in DIR and stop")
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             if engine == "ray":
                 from digitnet.sweeps.ray_engine import run_ray
 
-                run_ray(sweep, progress, address=args.address, resume=args.resume)
+                run_ray(sweep, progress, address=args.address)
             else:
                 from digitnet.sweeps.local_engine import run_local
 

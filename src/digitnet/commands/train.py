@@ -10,27 +10,17 @@ import argparse
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
 
 from digitnet.training.config import TrainConfig, settings
+from digitnet.training.config_file import flag_name, kind, parse_layers, read_config_file
 from digitnet.training.presets import PRESETS, preset
 
 ORDER = 20
 
 # Every training setting is a TrainConfig field (digitnet.training.config): its flag, help text,
-# choices and type come from there, for the command line and for TOML config files alike.
-KINDS = {"list[int]": "sizes", "bool": "bool", "int": "int", "int | None": "int", "float": "number",
-         "str": "text", "str | None": "text"}
-
-
-def flag_name(setting) -> str:
-    """--lr for learning_rate, --batch-size for batch_size: the setting's command-line name."""
-    return (setting.metadata.get("flag") or setting.name).replace("_", "-")
-
-
-def kind(setting) -> str:
-    return KINDS[str(setting.type)]
+# choices and type come from there, for the command line and for TOML config files alike
+# (digitnet.training.config_file reads those).
 
 
 def register(subparsers) -> None:
@@ -80,81 +70,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     return TrainConfig.from_dict(values), preset_name
 
 
-def read_config_file(path: str) -> dict:
-    """The settings in a TOML file: keys are the flags' names (lr, batch-size or batch_size) or
-    the settings' own (learning_rate), plus preset."""
-    try:
-        with open(path, "rb") as file:
-            raw = tomllib.load(file)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"--config {path} is not valid TOML: {error}") from None
-    except UnicodeDecodeError as error:  # (TOML files are UTF-8)
-        raise ValueError(f"--config {path} is not UTF-8 text: byte 0x{error.object[error.start]:02x} "
-                         f"at position {error.start}") from None
-    except OSError as error:
-        raise ValueError(f"--config {path}: {(error.strerror or str(error)).lower()}") from None
-    return config_values(raw, f"--config {path}")
-
-
-def config_values(raw: dict, where: str) -> dict:
-    """Training settings from a parsed TOML table: {setting name: checked value} (plus preset).
-    Keys may be the flags' names or the settings' own; `where` starts every error message."""
-    by_name = {}
-    for setting in settings():
-        by_name[setting.name] = by_name[flag_name(setting).replace("-", "_")] = setting
-    values = {}
-    for key, value in raw.items():
-        if key == "preset":
-            values["preset"] = value
-            continue
-        setting = by_name.get(key.replace("-", "_"))
-        if setting is None:
-            valid = sorted({flag_name(s) for s in settings()} | {"preset"})
-            raise ValueError(f"{where}: unknown key {key!r}; expected any of {', '.join(valid)}")
-        if setting.name in values:
-            first = next(k for k in raw if by_name.get(k.replace("-", "_")) is setting)
-            raise ValueError(f"{where}: keys {first!r} and {key!r} both set --{flag_name(setting)}; give it once")
-        expected = _toml_type_error(kind(setting), value)
-        if expected:
-            raise ValueError(f"{where}: {key} must be {expected}; got {value!r}")
-        if kind(setting) == "sizes" and isinstance(value, str):
-            value = parse_layers(value)
-        elif value == "none" and str(setting.type).endswith("| None"):
-            value = None  # as on the command line: TOML has no null to say it
-        values[setting.name] = value
-    return values
-
-
-def _toml_type_error(kind: str, value) -> str | None:
-    """What value should have been, if it is the wrong type for a setting of this kind; else None."""
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    if kind == "sizes":
-        ok = isinstance(value, str) or (isinstance(value, list) and all(is_int(v) for v in value))
-        return None if ok else 'a list of integers like [784, 30, 10] or a string like "784,30,10"'
-    if kind == "number":
-        return None if is_int(value) or isinstance(value, float) else "a number"
-    if kind == "int":
-        return None if is_int(value) else "an integer"
-    if kind == "bool":
-        return None if isinstance(value, bool) else "true or false"
-    return None if isinstance(value, str) else "a string"
-
-
 def layers_argument(text: str) -> list[int]:
     try:
         return parse_layers(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def parse_layers(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in str(text).split(",")]
-    except ValueError:
-        raise ValueError(f"--layers must be comma-separated integers like 784,30,10; got {text!r}") from None
-    return sizes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ import numpy as np
 from digitnet.files import atomic_write_bytes
 from digitnet.sweeps.results import Progress
 from digitnet.sweeps.spec import Scheduler, Sweep
-from digitnet.sweeps.trial import CHECKPOINT_FILE, StopTrial, run_trial
+from digitnet.sweeps.trial import CHECKPOINT_FILE, StopTrial, keep_checkpoint, run_trial
 
 FOLDER = "local"
 
@@ -80,11 +78,7 @@ def run_local(sweep: Sweep, progress: Progress, say=print) -> None:
 
         def report(metrics: dict[str, Any], checkpoint_folder: Path | None, trial_id=trial.id, target=checkpoint) -> None:
             if checkpoint_folder is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                # scratch space may be on another file system: copy beside the target, then rename
-                temporary = target.with_name(f".{target.name}.tmp")
-                shutil.copyfile(checkpoint_folder / CHECKPOINT_FILE, temporary)
-                os.replace(temporary, target)
+                keep_checkpoint(checkpoint_folder, target)
             progress.result(trial_id, metrics, str(target) if target.exists() else None)
             if asha and not metrics["finished"] and not metrics["diverged"] and \
                     asha.should_stop(trial_id, metrics["epochs_run"], metrics[sweep.metric]):

@@ -9,12 +9,21 @@ cpus_per_trial CPUs; Tune runs as many at once as the cluster has CPUs for. The 
 Sweep's own list (tune.grid_search over it: no sampling by Ray), so both engines run the same
 trials. ASHA is Ray's ASHAScheduler with the sweep's settings and the epoch as its clock.
 
-Storage: the Ray experiment lives in DIR/ray (Ray's own files, trial folders with each trial's
-latest checkpoint). Ray keeps its experiment state with pickle (tuner.pkl and the scheduler's
-state): --resume reads it back, so resume only sweeps you ran yourself. digitnet's own files
-(trials.json, results.csv, checkpoints, best.safetensors) are JSON, CSV and safetensors.
-Every trial checkpoint forces Ray to save the experiment state (num_to_keep=1), so a sweep killed
-at any moment knows every finished trial's final checkpoint: --resume reruns none of them.
+Storage: digitnet keeps its own records and resumes from them alone. Each trial's worker writes
+its latest checkpoint (digitnet's safetensors training checkpoint) to DIR/checkpoints/<trial>/
+checkpoint.safetensors (a temporary file renamed over it) and reports its metrics with that path;
+the driver keeps DIR/trials.json and DIR/results.csv from those reports. --resume reads
+trials.json (and the sweep file, which draws the same trials): finished trials are kept, and a
+fresh Tuner runs only the others, each continuing from its checkpoint file if it has one — a
+trial killed after its last epoch's checkpoint reports that result again without training.
+
+Ray Tune writes its own experiment folder, DIR/ray (storage_path DIR, name "ray"): tuner.pkl
+(pickle), basic-variant-state-<time>.json (pickle, despite its name: the search state),
+experiment_state-<time>.json (JSON holding pickled blobs: the trials, the scheduler), a
+.validate_storage_marker and an empty folder per trial. digitnet never reads anything there
+and does not need it: --resume works with DIR/ray deleted. ASHA's records at each rung are Ray's
+state too, so a resumed sweep's ASHA starts afresh: trials finished before the kill do not count at
+its rungs, and it may stop fewer of the remaining trials than an unbroken sweep would.
 On a cluster of several machines DIR must be on storage every node sees at the same path (NFS):
 workers write their checkpoints there.
 """
@@ -32,25 +41,29 @@ from ray import tune
 
 from digitnet.sweeps.results import Progress
 from digitnet.sweeps.spec import Sweep
-from digitnet.sweeps.trial import CHECKPOINT_FILE, run_trial
+from digitnet.sweeps.trial import CHECKPOINT_FILE, keep_checkpoint, run_trial
 
-EXPERIMENT = "ray"
+EXPERIMENT = "ray"  # Ray's experiment folder in DIR (digitnet writes nothing there, reads nothing)
+CHECKPOINTS = "checkpoints"  # DIR/checkpoints/<trial>/checkpoint.safetensors: digitnet's own
+
+
+def checkpoint_path(out: Path, trial_id: str) -> Path:
+    """Where a trial's latest checkpoint lives: digitnet's file, outside Ray's folder."""
+    return out.resolve() / CHECKPOINTS / trial_id / CHECKPOINT_FILE
 
 
 def ray_trial(config: dict[str, Any]) -> None:
-    """The Ray Tune trainable: one trial, reporting each epoch with its checkpoint."""
+    """The Ray Tune trainable: one trial, continuing from its checkpoint file if there is one, writing
+    that file after each epoch and reporting the epoch's metrics (with the file's path) to Tune."""
     plan = config["trial"]
+    target = Path(plan["checkpoint"])
 
     def report(metrics: dict[str, Any], folder: Path | None) -> None:
-        checkpoint = tune.Checkpoint.from_directory(str(folder)) if folder is not None else None
-        tune.report(metrics, checkpoint=checkpoint)
+        if folder is not None:
+            keep_checkpoint(folder, target)
+        tune.report({**metrics, "checkpoint": str(target)} if target.exists() else metrics)
 
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is None:
-        run_trial(plan, report)
-        return
-    with checkpoint.as_directory() as folder:
-        run_trial(plan, report, restore=Path(folder) / CHECKPOINT_FILE)
+    run_trial(plan, report, restore=target if target.exists() else None)
 
 
 class SweepCallback(tune.Callback):
@@ -74,10 +87,7 @@ class SweepCallback(tune.Callback):
         self.progress.start(self.trial_id(trial))
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        self.progress.result(self.trial_id(trial), result)
-
-    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
-        self.progress.checkpoint(self.trial_id(trial), str(Path(checkpoint.path) / CHECKPOINT_FILE))
+        self.progress.result(self.trial_id(trial), result, result.get("checkpoint"))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.progress.finish(self.trial_id(trial))
@@ -95,12 +105,9 @@ def _error_line(trial) -> str:
         return "the trial raised an error (see Ray's logs)"
 
 
-def experiment_path(out: Path) -> Path:
-    return out.resolve() / EXPERIMENT
-
-
-def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, resume: bool = False) -> None:
-    """Run progress's unfinished trials on Ray Tune (resuming DIR/ray if it holds an experiment)."""
+def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None) -> None:
+    """Run progress's unfinished trials (all of a new sweep's; on --resume, those trials.json does not
+    list as finished) in a fresh Ray Tune experiment; each continues from its checkpoint file."""
     # Tune's own progress output and its warnings about saving the state often: the table is ours.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # Ray's per-trial loggers (result.json, params.pkl, TensorBoard events): trials.json has it all.
@@ -109,22 +116,21 @@ def run_ray(sweep: Sweep, progress: Progress, *, address: str | None = None, res
     if not ray.is_initialized():
         start_ray(address)
     trainable = tune.with_resources(ray_trial, {"cpu": sweep.cpus_per_trial})
-    path = experiment_path(progress.out)
-    if resume and tune.Tuner.can_restore(str(path)):
-        tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
-    else:
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": tune.grid_search([sweep.plan(t) for t in sweep.trials
-                                                    if t.id in progress.unfinished()])},
-            tune_config=tune.TuneConfig(metric=sweep.metric, mode=sweep.mode, scheduler=_scheduler(sweep),
-                                        num_samples=1, trial_dirname_creator=SweepCallback.trial_id),
-            run_config=tune.RunConfig(
-                name=EXPERIMENT, storage_path=str(progress.out.resolve()), verbose=0,
-                callbacks=[SweepCallback(str(progress.out.resolve()))],
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            ),
-        )
+    unfinished = set(progress.unfinished())
+    plans = [sweep.plan(t) | {"checkpoint": str(checkpoint_path(progress.out, t.id))}
+             for t in sweep.trials if t.id in unfinished]
+    if not plans:
+        return  # a resumed sweep with every trial finished: nothing for Ray to do
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search(plans)},
+        tune_config=tune.TuneConfig(metric=sweep.metric, mode=sweep.mode, scheduler=_scheduler(sweep),
+                                    num_samples=1, trial_dirname_creator=SweepCallback.trial_id),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT, storage_path=str(progress.out.resolve()), verbose=0,
+            callbacks=[SweepCallback(str(progress.out.resolve()))],
+        ),
+    )
     tuner.fit()
 
 

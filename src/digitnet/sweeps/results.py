@@ -88,10 +88,6 @@ class Progress:
             record["status"] = "running"
         self.save()
 
-    def checkpoint(self, trial_id: str, path: str) -> None:
-        self.trials[trial_id]["checkpoint"] = str(path)
-        self.save()
-
     def finish(self, trial_id: str, *, error: str | None = None) -> None:
         """A trial ended: done, stopped or diverged by its last report; error if it raised."""
         record = self.trials[trial_id]
@@ -208,8 +204,8 @@ HEADERS = {"parameters": "params", "val_accuracy": "val acc", "test_accuracy": "
 
 def _flag(setting: str) -> str:
     """A searched setting's column header: its command-line name (lr, batch-size, layers)."""
-    from digitnet.commands.train import flag_name
     from digitnet.training.config import settings
+    from digitnet.training.config_file import flag_name
 
     return next((flag_name(s) for s in settings() if s.name == setting), setting)
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.commands.train import config_values, flag_name, kind
 from digitnet.data.datasets import dataset_spec
 from digitnet.training.config import TrainConfig, settings
+from digitnet.training.config_file import config_values, flag_name, kind
 from digitnet.training.presets import preset
 
 METRICS = {"val_accuracy": "max", "val_loss": "min"}  # metric -> whether higher or lower is better

@@ -22,6 +22,8 @@ running side by side do not oversubscribe the cores.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -120,6 +122,15 @@ def run_trial(plan: dict[str, Any], report: Report, *, restore: Path | None = No
             report(trial_metrics(plan["id"], trainer), folder)
 
 
+def keep_checkpoint(folder: Path, target: Path) -> None:
+    """Keep a report's checkpoint (folder/CHECKPOINT_FILE) as target: copied beside it (the scratch
+    folder may be on another file system), then renamed over it, so target is always whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(folder / CHECKPOINT_FILE, temporary)
+    os.replace(temporary, target)
+
+
 def kept_model(checkpoint: str | Path) -> tuple[Network, TrainConfig, dict[str, Any]]:
     """The model a trial's checkpoint stands for: its network holding the weights best on validation,
     its config and the checkpoint's state document (history, best epoch)."""
@@ -127,4 +138,5 @@ def kept_model(checkpoint: str | Path) -> tuple[Network, TrainConfig, dict[str, 
     best = sorted((int(key.split(".")[1]), array) for key, array in tensors.items() if key.startswith("best."))
     for parameter, (_, array) in zip(net.parameters(), best):
         parameter[...] = array
+    net.metadata = {}  # a model now: not the checkpoint's document (kind, optimizer state), which is returned
     return net, TrainConfig.from_dict(document["training"]), document["checkpoint"]

@@ -1,6 +1,7 @@
 """Training: TrainConfig (every setting, checked once) → Trainer (epochs, on an engine) → files.
 
     config.py       TrainConfig: the settings, their checks, their CLI flags and help
+    config_file.py  settings written in TOML (train --config, a sweep file's fixed settings)
     trainer.py      Trainer(net, config, x, y), train(...) and evaluate(...)
     schedules.py    learning rate per epoch
     history.py      what each epoch measured
