@@ -125,9 +125,14 @@ def wishes(net: Network, result: dict[str, Any], layer: int) -> Array:
     return -dZ[:, None] * net.layers[layer].weight  # (n_out, n_in)
 
 
-def most_nudged(result: dict[str, Any], layer: int, count: int) -> NDArray[np.int64]:
-    """The `count` neurons of `layer` whose activation the cost most wants to move: largest |∂C/∂a|."""
-    nudges = np.abs(result["layers"][layer]["activation_gradient"])
+def most_nudged(result: dict[str, Any], layer: int, count: int, of: str = "activation") -> NDArray[np.int64]:
+    """The `count` neurons of `layer` the cost most wants to move: largest |∂C/∂a| (of="activation"),
+    or largest |∂C/∂z| (of="z": the nudge that passes σ' and reaches the neuron's weights and bias;
+    a saturated sigmoid neuron may want to move a lot and still barely change)."""
+    if of not in ("activation", "z"):
+        raise ValueError(f"of must be 'activation' or 'z'; got {of!r}")
+    key = "activation_gradient" if of == "activation" else "bias_gradient"
+    nudges = np.abs(result["layers"][layer][key])
     count = min(check_positive_int(count, "count"), len(nudges))
     return np.argsort(-nudges, kind="stable")[:count].astype(np.int64)
 
