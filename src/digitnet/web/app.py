@@ -27,6 +27,7 @@ from digitnet._version import __version__
 from digitnet.data import preprocess
 from digitnet.modelfile import load
 from digitnet.network import Network
+from digitnet.web.learn import install as install_learn_view
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware
 from digitnet.web.samples import SampleSource
 from digitnet.web.schemas import (
@@ -196,6 +197,7 @@ def create_app(model: Network | str | os.PathLike | None = None) -> FastAPI:
     )
     app.state.served = served
     app.include_router(api_router(served), prefix="/api")
+    install_learn_view(app, served.net, lambda net, source: api_router(Served(net, source)))
     _add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
