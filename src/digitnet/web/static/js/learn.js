@@ -413,5 +413,8 @@ async function takeStep() {
   const note = $("lesson-moved-note");
   note.hidden = false;
   note.textContent = `After ${steps} step${steps > 1 ? "s" : ""} of W ← W − η∂C/∂W (η = ${moved.learning_rate}) on this digit alone, on a copy: cost ${moved.cost_before.toPrecision(4)} → ${moved.cost_after.toPrecision(4)}. The thin mark is where each output was.`;
+  if (lesson.result.loss === "quadratic" && moved.cost_after > 0.95 * moved.cost_before) {
+    note.textContent += " The quadratic cost learns slowly from a confident mistake: a saturated sigmoid has σ′ ≈ 0, so little of the nudge reaches the weights (cross-entropy, the modern recipe's cost, does not slow down).";
+  }
   $("lesson-step").textContent = "Take one more step";
 }
