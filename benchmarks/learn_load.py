@@ -5,7 +5,7 @@
 
 Starts `digitnet serve` (benchmarks/load.py's start_server), then alternates: the 50-client load of
 benchmarks/load.py alone, then the same load while one learning session (POST /api/learn, the 3b1b
-preset) streams to a reader in this process. A/B alternation, because the machine may be shared:
+preset) streams to a viewer in another process (curl). A/B alternation, because the machine may be shared:
 a difference that holds in every round is the session's; absolute figures move with the machine.
 Reports p50/p99/max per run and the mini-batch steps the session made during its load run.
 """
@@ -16,62 +16,70 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  (benchmarks/load.py: start_server, run_load, stop_server)
 
+CURL = shutil.which("curl")
+
 
 class Learner:
-    """One learning session streaming in a thread: counts events and remembers the last step."""
+    """One learning session streaming to a viewer in a process of its own (curl, else a thread here):
+    a viewer in the load generator's process would compete with it for the GIL and blur the figures."""
 
-    def __init__(self, url: str, epochs: int) -> None:
+    def __init__(self, url: str, epochs: int, folder: Path) -> None:
         self.url, self.epochs = url, epochs
-        self.step = 0
-        self.events = 0
-        self.started = threading.Event()
-        self.finished = threading.Event()
-        self.stop = threading.Event()
-        self.error: str | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.out = folder / f"session-{time.monotonic_ns()}.txt"
+        self.process: subprocess.Popen | None = None
 
-    def _run(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
+        body = json.dumps({"preset": "3b1b", "epochs": self.epochs})
+        self.process = subprocess.Popen(
+            [CURL, "-sN", "-X", "POST", "-H", "content-type: application/json", "-d", body, "-o", str(self.out),
+             f"{self.url}/api/learn"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(event["event"] == "progress" for event in self.events()):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise SystemExit(f"learn_load.py: the learning session did not start: {self.out.read_text()[:300]!r}")
+
+    def events(self) -> list[dict]:
         try:
-            with httpx.Client(base_url=self.url, timeout=httpx.Timeout(60.0)) as http:
-                with http.stream("POST", "/api/learn", json={"preset": "3b1b", "epochs": self.epochs}) as response:
-                    if response.status_code != 200:
-                        self.error = f"HTTP {response.status_code}: {response.read().decode()[:200]}"
-                        return
-                    for line in response.iter_lines():
-                        if not line.startswith("data: "):
-                            continue
-                        event = json.loads(line[6:])
-                        self.events += 1
-                        self.step = event["step"]
-                        if event["event"] == "progress":
-                            self.started.set()
-                        if event.get("done") or self.stop.is_set():
-                            break  # leaving the stream stops the session on the server
-        except httpx.HTTPError as error:
-            self.error = f"{type(error).__name__}: {error}"
-        finally:
-            self.started.set()
-            self.finished.set()
+            text = self.out.read_text()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: ") and line.endswith("}")]
+
+    @property
+    def step(self) -> int:
+        events = self.events()
+        return events[-1]["step"] if events else 0
+
+    @property
+    def finished(self) -> bool:
+        return any(event.get("done") for event in self.events())
+
+    def close(self) -> None:
+        """Leave the stream (the server then stops the session)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
-def one_run(url: str, pid: int, args, learning: bool) -> dict:
+def one_run(url: str, pid: int, args, learning: bool, folder: Path) -> dict:
     learner = None
     if learning:
-        learner = Learner(url, args.epochs)
-        learner.thread.start()
-        learner.started.wait(60)
-        if learner.error:
-            raise SystemExit(f"learn_load.py: the learning session did not start: {learner.error}")
+        learner = Learner(url, args.epochs, folder)
+        learner.start()
     step_before = learner.step if learner else 0
     cpu_before = load.process_cpu_seconds(pid)
     results = asyncio.run(load.run_load(url, args.clients, args.seconds, args.interval, 1_000_000))
@@ -81,9 +89,8 @@ def one_run(url: str, pid: int, args, learning: bool) -> dict:
     summary = results.summary(args.clients, args.interval)
     if learner:
         summary["training_steps"] = learner.step - step_before
-        summary["training_still_running"] = not learner.finished.is_set()
-        learner.stop.set()
-        learner.finished.wait(60)
+        summary["training_still_running"] = not learner.finished
+        learner.close()
     summary["learning"] = learning
     summary["load_average"] = round(os.getloadavg()[0], 2)
     return summary
@@ -96,20 +103,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--interval", type=float, default=0.1, help="seconds each client waits between requests (default 0.1)")
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds: load alone, then load while training")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the session (enough to outlast the load)")
+    parser.add_argument("--model", help="model file to serve (default: the pretrained 3b1b network shipped with digitnet)")
     parser.add_argument("--record", type=Path, metavar="MARKDOWN", help="write the table into this file's learn-load section")
     args = parser.parse_args(argv)
-    process, url = load.start_server(None)
+    if CURL is None:
+        raise SystemExit("learn_load.py: needs curl, to watch the learning session from a process of its own")
+    if args.model is None:
+        from digitnet.web import pretrained_path
+
+        args.model = str(pretrained_path())
+    process, url = load.start_server(args.model)
     runs = []
+    folder = Path(tempfile.mkdtemp(prefix="learn-load-"))
     try:
         for round_number in range(args.rounds):
             for learning in (False, True):
-                summary = one_run(url, process.pid, args, learning)
+                summary = one_run(url, process.pid, args, learning, folder)
                 summary["round"] = round_number + 1
                 runs.append(summary)
                 print(json.dumps(summary), flush=True)
                 time.sleep(1.0)
     finally:
         load.stop_server(process)
+        shutil.rmtree(folder, ignore_errors=True)
     if args.record:
         record(args.record, runs, argv if argv is not None else sys.argv[1:])
     return runs

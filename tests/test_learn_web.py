@@ -261,3 +261,14 @@ def test_a_session_ends_at_its_time_limit(http, limits):
         done = [e for e in stream][-1]
     assert done["reason"] == "time limit" and "3 s" in done["message"]
     assert time.monotonic() - began < 3.0 + 2.5
+
+
+def test_a_training_process_that_dies_ends_the_stream_with_an_error(http, limits):
+    with http.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+        stream = events(response)
+        session = next(stream)["session"]
+        limits.sessions[session].process.kill()  # as if it crashed
+        done = [e for e in stream][-1]
+    assert done["done"] is True and done["reason"] == "error"
+    assert "ended unexpectedly" in done["message"]
+    assert limits.running() == []

@@ -130,7 +130,7 @@ def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
             raise HTTPException(422, f"epochs must be at most {limits.max_epochs} (this server's cap for a learning "
                                      f"session); got {body.epochs}")
         try:
-            session = sessions.open(body.model_dump())
+            session = await sessions.open(body.model_dump())
         except TooManySessions as error:
             return JSONResponse(status_code=429, content={"detail": str(error)}, headers={"retry-after": "10"})
         return StreamingResponse(sessions.stream(session), media_type="text/event-stream",

@@ -73,9 +73,8 @@ class Session:
         self._lines: asyncio.Queue[bytes | None] | None = None
 
     # ----------------------------------------------------------------- the child
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._lines = asyncio.Queue()
+    def spawn(self) -> None:
+        """Start the child process (blocking for a few milliseconds: call it off the event loop)."""
         env = dict(os.environ)
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         package_root = str(Path(digitnet.__file__).resolve().parents[1])  # this digitnet, whatever sys.path said
@@ -85,6 +84,10 @@ class Session:
             [sys.executable, "-m", "digitnet.training.live_process", json.dumps(arguments)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )
+
+    def listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Relay the child's stdout to `loop` (where events() reads it), from a thread of its own."""
+        self._lines = asyncio.Queue()
         threading.Thread(target=self._read, args=(loop,), name=f"learning-session-{self.id}", daemon=True).start()
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -215,7 +218,7 @@ class Sessions:
     def running(self) -> list[Session]:
         return [s for s in self.sessions.values() if s.state != "done"]
 
-    def open(self, settings: dict[str, Any]) -> Session:
+    async def open(self, settings: dict[str, Any]) -> Session:
         """A new session with these (already checked) settings, its process started; TooManySessions
         when max_sessions already run."""
         self._forget_old()
@@ -226,8 +229,13 @@ class Sessions:
                 f"once; try again when one ends (sessions last at most {self.limits.max_seconds:g} s)"
             )
         session = Session(settings, self.limits)
-        session.start()
-        self.sessions[session.id] = session
+        self.sessions[session.id] = session  # holds its place while the process starts
+        try:
+            await asyncio.to_thread(session.spawn)
+        except BaseException:
+            del self.sessions[session.id]
+            raise
+        session.listen(asyncio.get_running_loop())
         return session
 
     def get(self, session_id: str) -> Session | None:
