@@ -272,3 +272,25 @@ def test_a_training_process_that_dies_ends_the_stream_with_an_error(http, limits
     assert done["done"] is True and done["reason"] == "error"
     assert "ended unexpectedly" in done["message"]
     assert limits.running() == []
+
+
+def test_stopping_the_server_ends_open_streams_at_once(net):
+    import threading
+
+    server = BackgroundServer(create_app(net)).__enter__()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            with client.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+                stream = events(response)
+                session = next(stream)["session"]
+                process = server.server.config.app.state.learning.sessions[session].process
+                stopping = threading.Thread(target=server.stop)
+                began = time.monotonic()
+                stopping.start()
+                done = [e for e in stream][-1]
+        stopping.join(10)
+        assert done["reason"] == "stopped" and done["message"] == "the server is shutting down"
+        assert not server.thread.is_alive() and time.monotonic() - began < 3.0  # no open stream holds it
+        assert process.poll() is not None
+    finally:
+        server.stop()

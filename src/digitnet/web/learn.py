@@ -209,6 +209,7 @@ def install(app: FastAPI, net: Network, make_router: Callable[[Network, str], AP
     sessions = Sessions(limits)
     networks = UserNetworks(lambda trained, source: network_app(trained, source, make_router))
     app.state.learning, app.state.user_networks = sessions, networks
+    app.state.before_shutdown = [*getattr(app.state, "before_shutdown", []), sessions.close_all]  # web/server.py
     app.include_router(backprop_router(net), prefix="/api")
     app.include_router(learn_router(sessions, networks), prefix="/api")
     app.mount("/api/nets", networks)

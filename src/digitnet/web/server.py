@@ -61,8 +61,19 @@ def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning") -
         proxy_headers=False,  # served directly, not behind a proxy: trust no X-Forwarded-* header
         timeout_keep_alive=15,
         limit_concurrency=1000,  # beyond this, 503 rather than unbounded memory
+        timeout_graceful_shutdown=3,  # then cancel what still runs
     )
-    return uvicorn.Server(config)
+    return Server(config)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, calling the app's app.state.before_shutdown callables when it begins to stop:
+    the Learn view ends its event streams there, which would otherwise hold the shutdown open."""
+
+    async def shutdown(self, sockets=None) -> None:
+        for callback in getattr(self.config.app.state, "before_shutdown", ()):
+            callback()
+        await super().shutdown(sockets=sockets)
 
 
 class BackgroundServer:

@@ -69,6 +69,7 @@ class Session:
         self.network: dict[str, Any] | None = None  # the last {"network": ...} the child sent
         self.last_event: dict[str, Any] = {}
         self.ended_at: float | None = None
+        self.stopping: str | None = None  # why the server ended it (it is shutting down)
         self.process: subprocess.Popen | None = None
         self._lines: asyncio.Queue[bytes | None] | None = None
 
@@ -166,6 +167,9 @@ class Session:
                     yield b": keep-alive\n\n"
                 continue
             if line is None:  # the child ended without a "done" (it crashed or was killed)
+                if self.stopping:
+                    yield self._sse(self._done("stopped", self.stopping))
+                    return
                 code = self.process.returncode if self.process else None
                 yield self._sse(self._done("error", f"the training process ended unexpectedly (exit status {code})"))
                 return
@@ -254,8 +258,11 @@ class Sessions:
                 session.ended_at = time.monotonic()
             session.kill()
 
-    def close_all(self) -> None:
+    def close_all(self, reason: str = "the server is shutting down") -> None:
+        """Kill every session's process; their streams end with a "done" event giving `reason`."""
         for session in self.sessions.values():
+            if session.state != "done":
+                session.stopping = reason
             session.kill()
 
     def _forget_old(self) -> None:
