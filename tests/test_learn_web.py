@@ -294,3 +294,22 @@ def test_stopping_the_server_ends_open_streams_at_once(net):
         assert process.poll() is not None
     finally:
         server.stop()
+
+
+def test_a_session_whose_stream_never_begins_is_reaped(monkeypatch):
+    import asyncio
+
+    from digitnet.web import sessions as sessions_module
+
+    monkeypatch.setattr(sessions_module, "UNWATCHED", 0.2)
+
+    async def open_and_walk_away():
+        sessions = sessions_module.Sessions()
+        session = await sessions.open({"preset": "3b1b", "epochs": 1})
+        assert sessions.running() == [session]
+        await asyncio.sleep(0.4)
+        return sessions, session
+
+    sessions, session = asyncio.run(open_and_walk_away())
+    assert sessions.running() == [] and session.reason == "unwatched"
+    session.process.wait(5)

@@ -151,3 +151,20 @@ def test_the_process_reports_bad_settings_as_one_done_event(capsysbinary):
     (line,) = capsysbinary.readouterr().out.splitlines()
     event = json.loads(line)
     assert event["done"] is True and event["reason"] == "error" and "unknown preset 'fastest'" in event["message"]
+
+
+def test_the_process_ends_itself_at_its_lifetime_even_while_paused(monkeypatch, capsysbinary):
+    import os
+    import time
+
+    read, write = os.pipe()  # stdin that stays open and says nothing after "pause"
+    os.write(write, b"pause\n")
+    monkeypatch.setattr("sys.stdin", os.fdopen(read, "r"))
+    began = time.monotonic()
+    try:
+        assert live_process.main([json.dumps({"preset": "3b1b", "epochs": 1, "nice": 0, "max_seconds": 1.0})]) == 0
+    finally:
+        os.close(write)
+    lines = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert [e["event"] for e in lines if "event" in e][-2:] == ["paused", "done"]
+    assert lines[-1]["reason"] == "stopped" and time.monotonic() - began < 30

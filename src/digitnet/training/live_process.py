@@ -4,7 +4,8 @@
 
 Settings (JSON): preset (a name from training.presets), epochs, learning_rate (default: the
 preset's), interval (seconds between progress events), nice (how much to lower this process's
-CPU priority), data_dir (where MNIST is; default: the usual places, never downloading).
+CPU priority), max_seconds (the session stops itself then, paused or not), data_dir (where MNIST
+is; default: the usual places, never downloading).
 
 stdin: one command per line: pause, resume, step or stop. The end of stdin means stop: a session
 never outlives whoever started it. stdout: one JSON object per line, the events of
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     writer.live = live
     threading.Thread(target=read_commands, args=(sys.stdin, controls), daemon=True).start()
+    if settings.get("max_seconds"):
+        lifetime = threading.Timer(float(settings["max_seconds"]), controls.stop)
+        lifetime.daemon = True
+        lifetime.start()
     live.run()
     return 0
 

@@ -40,6 +40,7 @@ COMMANDS = ("pause", "resume", "step", "stop")
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream (a paused session)
 GRACE = 2.0  # seconds a stopped child gets to send its "done" before it is killed
 BACKLOG = 8  # lines waiting for a slow viewer beyond which progress snapshots are skipped
+UNWATCHED = 10.0  # seconds a session may wait for its stream to begin (its viewer left at once)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Session:
         self.last_event: dict[str, Any] = {}
         self.ended_at: float | None = None
         self.stopping: str | None = None  # why the server ended it (it is shutting down)
+        self.watched = False  # its stream has begun
         self.process: subprocess.Popen | None = None
         self._lines: asyncio.Queue[bytes | None] | None = None
 
@@ -80,7 +82,8 @@ class Session:
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         package_root = str(Path(digitnet.__file__).resolve().parents[1])  # this digitnet, whatever sys.path said
         env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
-        arguments = {**self.settings, "interval": self.limits.interval}
+        # The child also ends itself a little after the session's lifetime, should the server lose track.
+        arguments = {**self.settings, "interval": self.limits.interval, "max_seconds": self.limits.max_seconds + 2 * GRACE}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "digitnet.training.live_process", json.dumps(arguments)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
@@ -102,6 +105,7 @@ class Session:
             pass  # the pipe was closed under us, or the loop is gone
         finally:
             self.process.wait()
+            self.process.stdout.close()
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
             except RuntimeError:
@@ -141,6 +145,7 @@ class Session:
         """The Server-Sent Events of this session, "done" last. Killing the child is the caller's
         job if it stops reading (see Sessions.stream)."""
         assert self._lines is not None
+        self.watched = True
         deadline = self.started + self.limits.max_seconds
         stop_sent: float | None = None
         yield b": digitnet learning session\n\n"  # the headers go out at once
@@ -220,7 +225,22 @@ class Sessions:
         self.sessions: dict[str, Session] = {}
 
     def running(self) -> list[Session]:
+        self._reap()
         return [s for s in self.sessions.values() if s.state != "done"]
+
+    def _reap(self) -> None:
+        """End sessions nobody watches: a stream that never began (its viewer left before the first
+        byte), or one gone past its lifetime without ending (a safety net; events() ends them)."""
+        now = time.monotonic()
+        for session in self.sessions.values():
+            if session.state == "done":
+                continue
+            unwatched = not session.watched and now - session.started > UNWATCHED
+            overdue = now - session.started > session.limits.max_seconds + 2 * GRACE
+            if unwatched or overdue:
+                session.kill()
+                session.state, session.ended_at = "done", now
+                session.reason = "unwatched" if unwatched else "time limit"
 
     async def open(self, settings: dict[str, Any]) -> Session:
         """A new session with these (already checked) settings, its process started; TooManySessions
@@ -243,6 +263,7 @@ class Sessions:
         return session
 
     def get(self, session_id: str) -> Session | None:
+        self._reap()
         self._forget_old()
         return self.sessions.get(session_id)
 
