@@ -133,8 +133,10 @@ def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
             session = await sessions.open(body.model_dump())
         except TooManySessions as error:
             return JSONResponse(status_code=429, content={"detail": str(error)}, headers={"retry-after": "10"})
+        # no-cache, the SSE convention (with no-store Chromium reports the stream aborted at its end);
+        # x-accel-buffering: a proxy such as nginx must pass each event on at once.
         return StreamingResponse(sessions.stream(session), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+                                 headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
     def find(session_id: str):
         session = sessions.get(session_id)
