@@ -121,6 +121,8 @@ def test_backprop_step_moves_the_outputs_and_never_the_served_model(http, net, d
     ({"pixels": [0.5] * 784, "label": 1, "loss": "cross-entropy"}, "needs a softmax output"),
     ({"pixels": [0.5] * 784, "label": 1, "loss": "hinge"}, "loss"),
     ({"pixels": [2.0] * 784, "label": 1}, "[0, 1]"),
+    ({"pixels": [0.5] * 784, "label": "3"}, "label"),
+    ({"pixels": [0.5] * 784, "label": True}, "label"),
 ])
 def test_backprop_bad_input_is_a_422_with_a_message(http, body, needle):
     answer = http.post("/api/backprop", json=body)
@@ -246,7 +248,8 @@ def test_the_caps_answer_429_and_422_with_a_message(http, limits):
     with http.stream("POST", "/api/learn", json={"epochs": 1}) as response:  # the slot is free again
         assert response.status_code == 200
     for bad, needle in [({"preset": "best"}, "preset"), ({"learning_rate": 0}, "learning_rate"),
-                        ({"epochs": 0}, "epochs"), ({"speed": 3}, "speed")]:
+                        ({"epochs": 0}, "epochs"), ({"epochs": 31}, "epochs"), ({"epochs": "2"}, "epochs"),
+                        ({"speed": 3}, "speed")]:
         answer = http.post("/api/learn", json=bad)
         assert answer.status_code == 422 and needle in answer.json()["detail"], answer.text
 

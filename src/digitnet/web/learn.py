@@ -38,7 +38,7 @@ from digitnet.network import Network
 from digitnet.training.live_process import decode_network
 from digitnet.web.networks import UserNetworks
 from digitnet.web.schemas import Pixels
-from digitnet.web.sessions import COMMANDS, PRESETS, SessionLimits, Sessions, TooManySessions
+from digitnet.web.sessions import COMMANDS, MAX_EPOCHS, PRESETS, SessionLimits, Sessions, TooManySessions
 
 MAX_LEARNING_RATE = 100.0
 MAX_PAGE_STEPS = 100  # gradient steps on one drawn digit per request
@@ -47,7 +47,8 @@ SessionId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
 
 
 class BackpropRequest(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    # Strict: "label": "3" or true is refused, not read as 3 or 1.
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", strict=True)
 
     pixels: Pixels
     label: int = Field(ge=0, description="the digit it really is: the target of the cost")
@@ -61,10 +62,11 @@ class StepRequest(BackpropRequest):
 
 
 class LearnRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     preset: Literal[PRESETS] = Field(default="3b1b", description="the recipe: 3b1b (the video's) or modern")  # type: ignore[valid-type]
-    epochs: int | None = Field(default=None, ge=1, description="passes over the 50,000 training images (default: the preset's)")
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS,
+                               description="passes over the 50,000 training images (default: the preset's)")
     learning_rate: float | None = Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
                                         description="η (default: the preset's)")
 

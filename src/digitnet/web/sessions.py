@@ -40,6 +40,7 @@ COMMANDS = ("pause", "resume", "step", "stop")
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream (a paused session)
 GRACE = 2.0  # seconds a stopped child gets to send its "done" before it is killed
 BACKLOG = 8  # lines waiting for a slow viewer beyond which progress snapshots are skipped
+MAX_EPOCHS = 30  # the presets' full run: the most a session may ask for (a server may allow fewer)
 UNWATCHED = 10.0  # seconds a session may wait for its stream to begin (its viewer left at once)
 
 
@@ -47,7 +48,7 @@ UNWATCHED = 10.0  # seconds a session may wait for its stream to begin (its view
 class SessionLimits:
     max_sessions: int = 2  # at once, per server process: one core each on a small machine
     max_seconds: float = 600.0  # lifetime of one session, paused or not
-    max_epochs: int = 30  # the presets' full run
+    max_epochs: int = MAX_EPOCHS
     keep_seconds: float = 1800.0  # how long an ended session's network can still be used
     max_kept: int = 64  # ended sessions remembered
     interval: float = 0.2  # seconds between progress events (five pictures a second)
