@@ -16,8 +16,6 @@ network and never change it (a gradient step is taken on a copy). Routes only tr
 HTTP and the library.
 """
 
-from __future__ import annotations
-
 import json
 import math
 from collections.abc import Callable
@@ -27,13 +25,12 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, HTTPException, Path as PathParam, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from starlette.types import ASGIApp
 
 from digitnet import inspection
 from digitnet.inspection.backprop import MAX_STEPS
 from digitnet.layers import Dense
-from digitnet.losses import LOSSES
 from digitnet.network import Network
 from digitnet.training.live_process import decode_network
 from digitnet.web.networks import UserNetworks
@@ -46,27 +43,45 @@ MAX_PAGE_STEPS = 100  # gradient steps on one drawn digit per request
 SessionId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the id its first event gave")]
 
 
-class BackpropRequest(BaseModel):
-    # Strict: "label": "3" or true is refused, not read as 3 or 1.
+def _integral(value: Any) -> Any:
+    """7.0 -> 7: JSON Schema counts a number without a fractional part as an integer; strings and
+    booleans stay as they are, for strict validation to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
+
+
+class PixelsBody(BaseModel):
+    # Strict: "label": "3" or true is refused, not read as 3 or 1; unknown keys are refused.
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", strict=True)
 
     pixels: Pixels
-    label: int = Field(ge=0, description="the digit it really is: the target of the cost")
-    loss: Literal[tuple(LOSSES)] | None = Field(default=None, description="the cost; default the model's training loss")  # type: ignore[valid-type]
 
 
-class StepRequest(BackpropRequest):
-    learning_rate: float | None = Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
-                                        description="η; default the model's SGD rate, else 3 (the video's)")
-    steps: int = Field(default=1, ge=1, le=min(MAX_STEPS, MAX_PAGE_STEPS), description="gradient steps on this one example")
+def request_models(net: Network) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The bodies of /backprop and /backprop/step for this network: its labels are 0..n_out − 1,
+    stated in the schema. (The cost is the model's own, inspection.default_loss.)"""
+    label = Field(ge=0, le=net.num_outputs - 1, description="the digit it really is: the target of the cost")
+    backprop = create_model("BackpropRequest", __base__=PixelsBody, label=(WholeNumber, label))
+    step = create_model(
+        "StepRequest", __base__=backprop,
+        learning_rate=(float | None, Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
+                                           description="η; default the model's SGD rate, else 3 (the video's)")),
+        steps=(WholeNumber, Field(default=1, ge=1, le=min(MAX_STEPS, MAX_PAGE_STEPS),
+                                  description="gradient steps on this one example")),
+    )
+    return backprop, step
 
 
 class LearnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     preset: Literal[PRESETS] = Field(default="3b1b", description="the recipe: 3b1b (the video's) or modern")  # type: ignore[valid-type]
-    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS,
-                               description="passes over the 50,000 training images (default: the preset's)")
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS), BeforeValidator(_integral)] | None = Field(
+        default=None, description="passes over the 50,000 training images (default: the preset's)")
     learning_rate: float | None = Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
                                         description="η (default: the preset's)")
 
@@ -96,11 +111,12 @@ def _lists(value: Any) -> Any:
 def backprop_router(net: Network) -> APIRouter:
     """POST /backprop and /backprop/step for one network (the served one, or one trained on the page)."""
     router = APIRouter(tags=["learn"])
+    BackpropRequest, StepRequest = request_models(net)
 
     @router.post("/backprop", summary="Backpropagation for one example: cost, output nudges, every gradient")
     def backprop(body: BackpropRequest) -> Response:
         try:
-            result = inspection.backprop(net, body.pixels, body.label, body.loss)
+            result = inspection.backprop(net, body.pixels, body.label)
             wishes = [None] + [inspection.wishes(net, result, layer) for layer in range(1, len(net.layers))]
         except ValueError as error:
             raise HTTPException(422, " ".join(str(error).split())) from None
@@ -109,7 +125,7 @@ def backprop_router(net: Network) -> APIRouter:
     @router.post("/backprop/step", summary="One gradient step on this example alone (on a copy): how the outputs move")
     def step(body: StepRequest) -> Response:
         try:
-            moved = inspection.gradient_step(net, body.pixels, body.label, body.learning_rate, body.loss, body.steps)
+            moved = inspection.gradient_step(net, body.pixels, body.label, body.learning_rate, steps=body.steps)
         except ValueError as error:
             raise HTTPException(422, " ".join(str(error).split())) from None
         moved.pop("network")
