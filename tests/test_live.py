@@ -159,12 +159,17 @@ def test_the_process_ends_itself_at_its_lifetime_even_while_paused(monkeypatch, 
 
     read, write = os.pipe()  # stdin that stays open and says nothing after "pause"
     os.write(write, b"pause\n")
-    monkeypatch.setattr("sys.stdin", os.fdopen(read, "r"))
+    stdin = os.fdopen(read, "r")
+    monkeypatch.setattr("sys.stdin", stdin)
     began = time.monotonic()
     try:
         assert live_process.main([json.dumps({"preset": "3b1b", "epochs": 1, "nice": 0, "max_seconds": 1.0})]) == 0
     finally:
-        os.close(write)
+        os.close(write)  # the command reader sees the end of its input and returns
+        for thread in threading.enumerate():
+            if thread.name == "live-commands":
+                thread.join(5)
+        stdin.close()
     lines = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
     assert [e["event"] for e in lines if "event" in e][-2:] == ["paused", "done"]
     assert lines[-1]["reason"] == "stopped" and time.monotonic() - began < 30

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                        "epoch": 0, "step": 0, "loss": None}])
         return 1
     writer.live = live
-    threading.Thread(target=read_commands, args=(sys.stdin, controls), daemon=True).start()
+    threading.Thread(target=read_commands, args=(sys.stdin, controls), name="live-commands", daemon=True).start()
     if settings.get("max_seconds"):
         lifetime = threading.Timer(float(settings["max_seconds"]), controls.stop)
         lifetime.daemon = True
