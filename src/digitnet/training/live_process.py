@@ -3,8 +3,8 @@
     python -m digitnet.training.live_process '{"preset": "3b1b", "epochs": 2, "learning_rate": 3.0}'
 
 Settings (JSON): preset (a name from training.presets), epochs, learning_rate (default: the
-preset's), interval (seconds between progress events), nice (how much to lower this process's
-CPU priority), max_seconds (the session stops itself then, paused or not), data_dir (where MNIST
+preset's), interval (seconds between progress events), nice (0: keep this process's CPU priority;
+else lower it: SCHED_IDLE on Linux, else this nice value), max_seconds (the session stops itself then, paused or not), data_dir (where MNIST
 is; default: the usual places, never downloading).
 
 stdin: one command per line: pause, resume, step or stop. The end of stdin means stop: a session
@@ -15,8 +15,9 @@ digitnet.training.live (in that order, "done" last) with their arrays made JSON:
     probe     {"activations": [[...], ...], "digit": k}; probe_pixels (start): side × side
     parameters  not sent with the event: a line {"network": {...}} comes just before it, holding the
               whole network (float32, base64 little-endian, W (n_out, n_in) and b per layer)
-The process lowers its own CPU priority and the caller gives it one BLAS thread, so a server
-running it keeps answering quickly. Errors (no MNIST here, bad settings) end in a "done" event
+The process lowers its own CPU priority to the lowest there is (SCHED_IDLE on Linux: it runs on CPU
+time nobody else wants) and the caller gives it one BLAS thread, so a server running it keeps
+answering quickly. Errors (no MNIST here, bad settings) end in a "done" event
 with reason "error" and a message, and exit status 1.
 """
 
@@ -124,6 +125,21 @@ class Writer:
             self.controls.stop()
 
 
+def lower_priority(nice: int) -> None:
+    """Run only on CPU time nobody else wants: SCHED_IDLE where Linux offers it (a waking server
+    thread preempts it at once), else nice. nice=0 leaves the priority alone."""
+    if nice <= 0:
+        return
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:
+            pass  # not permitted here: nice instead
+    if hasattr(os, "nice"):
+        os.nice(nice)
+
+
 def read_commands(stream: TextIO, controls: Controls) -> None:
     """Obey commands from stream until it ends, then stop."""
     actions = {"pause": controls.pause, "resume": controls.resume, "step": controls.step, "stop": controls.stop}
@@ -142,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = json.loads(argv[0]) if argv else {}
         if not isinstance(settings, dict):
             raise ValueError(f"settings must be a JSON object; got {argv[0]!r}")
-        if hasattr(os, "nice"):
-            os.nice(int(settings.get("nice", NICE)))
+        lower_priority(int(settings.get("nice", NICE)))
         config = preset(settings.get("preset", "3b1b"))
         changes = {key: settings[key] for key in ("epochs", "learning_rate") if settings.get(key) is not None}
         config = config.replace(**changes)
