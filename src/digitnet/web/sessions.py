@@ -4,7 +4,7 @@ A session runs digitnet.training.live_process (a Trainer that reports every frac
 second, and obeys pause, resume, step and stop between any two mini-batch steps) as a child
 process of the server. The child speaks JSON lines: commands go to its stdin, events come from
 its stdout and are relayed as Server-Sent Events. So training never runs on the server's event
-loop nor holds its GIL, and the child lowers its own CPU priority (nice) and uses one BLAS
+loop nor holds its GIL, and the child lowers its own CPU priority (SCHED_IDLE on Linux) and uses one BLAS
 thread: the draw view's predictions stay fast while someone trains.
 
 Lifetime, and the caps (SessionLimits):
