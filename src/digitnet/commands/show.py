@@ -7,6 +7,7 @@
     digitnet show mistakes MODEL                     the test digits it got wrong most surely
     digitnet show confusion MODEL                    the confusion matrix on the test set
     digitnet show training HISTORY_OR_MODEL          loss and accuracy per epoch
+    digitnet show backprop MODEL IMAGE --label N     backpropagation for one example (the video's lesson)
 
 Layers are numbered from 0, as everywhere in digitnet (layer 0 maps the 784 pixels to the first
 hidden layer). The picture goes to -o/--out (.png or .svg), by default <model stem>-<what>.png in
@@ -61,6 +62,14 @@ def register(subparsers) -> None:
     confusion = _picture(pictures, "confusion", "the confusion matrix on the test set")
     _data_options(confusion)
     confusion.set_defaults(run=_guarded(show_confusion))
+
+    backprop = _picture(pictures, "backprop", "backpropagation for one example: nudges, wishes, weight changes, one step")
+    backprop.add_argument("image", metavar="IMAGE", help="an image file of a digit (PNG, JPEG, ...), prepared like MNIST")
+    backprop.add_argument("--label", type=int, required=True, metavar="N", help="the digit it really is (the target)")
+    backprop.add_argument("--loss", help="the cost (default: the model's training loss)")
+    backprop.add_argument("--neurons", type=int, default=4, metavar="K", help="layer-0 neurons whose weight change is pictured (default 4)")
+    backprop.add_argument("--lr", type=float, dest="learning_rate", metavar="ETA", help="η of the step shown (default: the model's SGD rate, else 3)")
+    backprop.set_defaults(run=_guarded(show_backprop))
 
     training = pictures.add_parser(
         "training", help="loss and accuracy per epoch (from a model file or a .history.json)",
@@ -219,6 +228,16 @@ def show_confusion(args: argparse.Namespace) -> int:
     data = _load_data(net, args)
     figure = plots.confusion_figure(net, data.x_test, data.y_test, data.class_names)
     return _save(figure, args, "confusion")
+
+
+def show_backprop(args: argparse.Namespace) -> int:
+    from digitnet.data.preprocess import to_mnist
+    from digitnet.inspection import plots
+
+    net = _load_model(args.model)
+    x = to_mnist(args.image).reshape(-1)  # (784,)
+    figure = plots.backprop_figure(net, x, args.label, loss=args.loss, neurons=args.neurons, learning_rate=args.learning_rate)
+    return _save(figure, args, "backprop", f"{args.image} as a {args.label}")
 
 
 def read_history(path: str) -> tuple[dict, int | None, str]:

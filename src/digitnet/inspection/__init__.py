@@ -9,6 +9,8 @@ web app all show the same numbers. NumPy only; nothing in these modules draws.
     activations  a network's activations on inputs: activation_trace, layer_outputs, top_activating
     diagnostics  parameter_counts, layer_statistics (dead and saturated neurons)
     mistakes     confusion_matrix(net, x, y), confident_mistakes
+    backprop     backpropagation for one example: backprop (cost, output nudges, every gradient),
+                 wishes, most_nudged, weight_change_image, gradient_step
     metrics      scores from labels and predictions: accuracy, precision, recall (digitnet evaluate)
     plots/       pictures of all of the above (matplotlib, optional: pip install 'digitnet[plots]')
 
@@ -24,6 +26,14 @@ from digitnet.inspection.activations import (
     layer_outputs,
     strongest_connections,
     top_activating,
+)
+from digitnet.inspection.backprop import (
+    backprop,
+    default_loss,
+    gradient_step,
+    most_nudged,
+    weight_change_image,
+    wishes,
 )
 from digitnet.inspection.diagnostics import SATURATION, layer_statistics, parameter_counts
 from digitnet.inspection.mistakes import confident_mistakes, confusion_matrix
@@ -46,19 +56,25 @@ __all__ = [
     "PICTURE_METHODS",
     "SATURATION",
     "activation_trace",
+    "backprop",
     "check_layer",
     "check_neuron",
     "confident_mistakes",
     "confusion_matrix",
+    "default_loss",
+    "gradient_step",
     "image_side",
     "input_gradient",
     "layer_outputs",
     "layer_statistics",
     "maximize_activation",
+    "most_nudged",
     "neuron_picture",
     "parameter_counts",
     "strongest_connections",
     "top_activating",
+    "weight_change_image",
     "weight_image",
     "weighted_picture",
+    "wishes",
 ]

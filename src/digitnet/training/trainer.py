@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
 from digitnet.data.augment import random_shift
-from digitnet.checks import check_inputs, check_pixel_range, check_targets, make_rng
+from digitnet.checks import check_inputs, check_pixel_range, check_positive_int, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network
 from digitnet.optimizers import OPTIMIZERS, Optimizer, make_optimizer
@@ -122,9 +122,13 @@ class Trainer:
         return self.plan
 
     # ----------------------------------------------------------------- one epoch
-    def run_epoch(self, on_batch: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
+    def run_epoch(
+        self, on_batch: Callable[[int, int, float], None] | None = None, report_every: int | None = None
+    ) -> dict[str, float]:
         """Train one epoch; returns its history record. on_batch(done, total, mean_loss) is
-        called about 100 times an epoch for progress display."""
+        called after every report_every mini-batches (default: about 100 times an epoch, for
+        progress display; 1 lets a caller pause or single-step training between any two steps).
+        An exception raised by on_batch ends the epoch there, the weights as far as it got."""
         net, config = self.net, self.config
         if self.keep_learning_rate:
             learning_rate = self.optimizer.learning_rate
@@ -134,7 +138,10 @@ class Trainer:
         start = time.perf_counter()
         n = len(self.x)
         order = self.rng.permutation(n)
-        report_every = max(1, math.ceil(n / config.batch_size) // 100)
+        if report_every is None:
+            report_every = max(1, math.ceil(n / config.batch_size) // 100)
+        else:
+            report_every = check_positive_int(report_every, "report_every")
         x = random_shift(self.x, self.rng) if config.augment == "shift" else self.x
         plan = self._plan()
         # Overflow inside a step is not an error of its own: a diverging run is reported once,

@@ -28,6 +28,7 @@ from digitnet.web import contract
 from digitnet.web.digits import not_a_digit
 from digitnet.web.http import HeadAsGet, SecurityHeaders, StrictJSONRoute, add_error_handlers, hide_paths, one_line
 from digitnet.web.images import DecodeQueue, DecoderBusy, ImageRefused, read_header
+from digitnet.web.learn import install as install_learn_view
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, ActiveRequestLimit, BodyLimitMiddleware
 from digitnet.web.samples import SampleSource
 from digitnet.web.schemas import (
@@ -200,6 +201,7 @@ def create_app(model: Network | str | os.PathLike | None = None) -> FastAPI:
     app.state.served = served
     app.include_router(api_router(served), prefix="/api")
     add_error_handlers(app)
+    install_learn_view(app, served.net, lambda net, source: api_router(Served(net, source)))
     contract.install(app, served.net)
 
     @app.get("/", include_in_schema=False)

@@ -71,8 +71,19 @@ def make_server(app: FastAPI, sock: socket.socket, log_level: str = "warning",
         # Off: it counts idle connections too, so idle sockets would lock real users out. The
         # app limits requests in progress itself (limits.ActiveRequestLimit).
         limit_concurrency=None,
+        timeout_graceful_shutdown=3,  # then cancel what still runs
     )
-    return uvicorn.Server(config)
+    return Server(config)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, calling the app's app.state.before_shutdown callables when it begins to stop:
+    the Learn view ends its event streams there, which would otherwise hold the shutdown open."""
+
+    async def shutdown(self, sockets=None) -> None:
+        for callback in getattr(self.config.app.state, "before_shutdown", ()):
+            callback()
+        await super().shutdown(sockets=sockets)
 
 
 class BackgroundServer:

@@ -4,12 +4,14 @@
     neurons      weights_figure (every neuron of a layer), neuron_figure (one neuron up close)
     activations  activations_figure (one digit flowing through the network)
     scores       mistakes_figure, confusion_figure, training_figure
+    backprop     backprop_figure (backpropagation for one example, the video's lesson)
 
 Every picture function returns a matplotlib Figure; save_figure(figure, "x.png") writes it.
 matplotlib is the optional extra `pip install 'digitnet[plots]'`, imported only when drawing.
 """
 
 from digitnet.inspection.plots.activations import activations_figure
+from digitnet.inspection.plots.backprop import backprop_figure
 from digitnet.inspection.plots.canvas import (
     FORMATS,
     INSTALL_HINT,
@@ -31,6 +33,7 @@ __all__ = [
     "POSITIVE",
     "WEIGHT_CMAP",
     "activations_figure",
+    "backprop_figure",
     "confusion_figure",
     "mistakes_figure",
     "neuron_figure",

@@ -3,9 +3,10 @@
 // sliders that edit its bias and scale its weights. Edits live in state.edits as
 // {layer, index, bias?, weight_scale?}, the shape POST /api/predict-edited takes.
 //
-// Asks GET /api/neuron/{layer}/{index}?method=... (cached per neuron and method). Listens to
-// "select" (show a neuron) and "prediction" (its activation, edited and unedited); emits
-// "selected" when the selection or its info changes and "edits" when an edit changes.
+// Asks GET {state.api}/neuron/{layer}/{index}?method=... (cached per network, neuron and method).
+// Listens to "select" (show a neuron), "prediction" (its activation, edited and unedited) and
+// "model" (another network: forget the selection); emits "selected" when the selection or its info
+// changes and "edits" when an edit changes.
 import { api } from "./api.js";
 import { $, BLUE, RED, grey, paintGrid, showStatus } from "./dom.js";
 import { emit, on, state } from "./state.js";
@@ -16,6 +17,13 @@ const infoCache = new Map();  // "L:J:method" -> promise of the /api/neuron answ
 export function init() {
   on("select", ({ layer, index }) => selectNeuron(layer, index));
   on("prediction", renderNeuronFacts);
+  on("model", () => {
+    state.selected = null;
+    $("neuron-body").hidden = true;
+    $("neuron-empty").hidden = false;
+    $("neuron-title").textContent = "A neuron";
+    $("reset-all").disabled = state.edits.size === 0;
+  });
   $("bias").addEventListener("input", onSlider);
   $("scale").addEventListener("input", onSlider);
   $("picture-method").addEventListener("change", showNeuron);
@@ -40,9 +48,9 @@ export function init() {
 }
 
 async function neuronInfo(layer, index, method) {
-  const cacheKey = `${layer}:${index}:${method}`;
+  const cacheKey = `${state.api}:${layer}:${index}:${method}`;
   if (!infoCache.has(cacheKey)) {
-    infoCache.set(cacheKey, api(`/api/neuron/${layer}/${index}?method=${method}`));
+    infoCache.set(cacheKey, api(`${state.api}/neuron/${layer}/${index}?method=${method}`));
   }
   try {
     return await infoCache.get(cacheKey);

@@ -4,7 +4,8 @@
 // One request chain at a time. Drawing marks the pad dirty; edits mark the edits dirty. The pump
 // sends the pad (as a PNG, preprocessed by the server: POST /api/predict-image) at most every
 // THROTTLE_MS, and immediately at the end of a stroke; a test digit goes as pixels
-// (POST /api/predict); edited predictions reuse the 28×28 input (POST /api/predict-edited).
+// (POST /api/predict); edited predictions reuse the 28×28 input (POST /api/predict-edited). All go to
+// state.api: /api, or /api/nets/{id} while the user runs a network they trained (learn.js).
 // Listens to "edits". Results of requests sent before discardPending() are dropped.
 import { api, postJSON } from "./api.js";
 import { $, showStatus } from "./dom.js";
@@ -76,7 +77,7 @@ async function run() {
       if (state.strokes.length === 0) return;
       const form = new FormData();
       form.append("file", await padBlob(), "pad.png");
-      const result = await api("/api/predict-image", { method: "POST", body: form });
+      const result = await api(`${state.api}/predict-image`, { method: "POST", body: form });
       if (generation !== work.generation) return;
       state.input = result.input;
       state.inputFrom = "image";
@@ -84,7 +85,7 @@ async function run() {
       work.editsDirty = true;
     } else if (work.pixelsDirty) {
       work.pixelsDirty = false;
-      const result = await postJSON("/api/predict", { pixels: state.input });
+      const result = await postJSON(`${state.api}/predict`, { pixels: state.input });
       if (generation !== work.generation) return;
       state.base = result;
       work.editsDirty = true;
@@ -92,7 +93,7 @@ async function run() {
     if (work.editsDirty) {
       work.editsDirty = false;
       if (state.input && state.edits.size) {
-        const edited = await postJSON("/api/predict-edited", { pixels: state.input, edits: Array.from(state.edits.values()) });
+        const edited = await postJSON(`${state.api}/predict-edited`, { pixels: state.input, edits: Array.from(state.edits.values()) });
         if (generation !== work.generation) return;
         state.shown = edited;
       } else {

@@ -2,11 +2,12 @@
 //
 // Views never import each other. A view changes `state`, then emit()s an event; every view that
 // cares has subscribed with on(). Handlers run synchronously, in the order they subscribed (main.js
-// sets that order by calling each view's init()). A new view (the coming Learn view) is one new
-// module that reads `state`, listens and emits, plus one init() call in main.js.
+// sets that order by calling each view's init()). A new view (like the Learn view, learn.js) is one
+// new module that reads `state`, listens and emits, plus one init() call in main.js.
 //
 // Events:
-//   "model"       state.model was loaded: views build themselves for its layers and class names
+//   "model"       state.model was loaded (the served model, or after "use this network" one
+//                 trained on the page): views build themselves for its layers and class names
 //   "prediction"  state.input / state.base / state.shown changed: views redraw their numbers
 //   "edits"       state.edits changed (neuron panel): rings, facts and an edited prediction follow
 //   "select"      {layer, index}: show this neuron (asked by a click in the network view)
@@ -17,7 +18,9 @@
 // 28×28 grid.
 
 export const state = {
-  model: null,          // the /api/model answer
+  api: "/api",          // where the network the draw view runs answers: /api (the served model) or
+                        // /api/nets/{id} (one the user trained on the page: theirs alone)
+  model: null,          // the {api}/model answer
   strokes: [],          // each {points: [[x, y], ...]} or {pixels: 28×28} (a loaded test digit)
   input: null,          // the 28×28 the network received for what is on the pad
   inputFrom: null,      // "image" (server preprocessed the pad) or "pixels" (a test digit as is)
