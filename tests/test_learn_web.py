@@ -189,7 +189,7 @@ def test_pause_step_use_the_network_resume_and_stop(http, limits, digit):
         from digitnet.web.learn import network_from
 
         mine = network_from(limits.sessions[session].network)
-        np.testing.assert_allclose(answer["probabilities"], mine.forward(x[None])[0], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(answer["outputs"], mine.forward(x[None])[0], rtol=1e-5, atol=1e-7)
         params = decode_network(limits.sessions[session].network)
         assert relative_error(decode_pictures(steps[-1]["weights"]).reshape(16, 784), params[0]) < 0.01
         grads = mine.gradients(x[None], [3])

@@ -85,10 +85,10 @@ def test_train_live_pause_step_and_use_the_network(browser, app_server, tmp_path
     asked = [url for url in requests if url.endswith("/predict-image")]
     assert asked and all(url.startswith("/api/nets/") for url in asked), asked
     mine = httpx.post(f"{app_server.url}{asked[-1]}", files={"file": ("pad.png", pad_png(page), "image/png")}).json()
-    assert bar_values(page) == [f"{p:.2f}" for p in mine["probabilities"]]
+    assert bar_values(page) == [f"{p:.2f}" for p in mine["outputs"]]
     assert page.text_content("#answer") == mine["label"]
     served = httpx.post(f"{app_server.url}/api/predict-image", files={"file": ("pad.png", pad_png(page), "image/png")}).json()
-    assert served["probabilities"] != mine["probabilities"]  # really another network
+    assert served["outputs"] != mine["outputs"]  # really another network
 
     # Learn from this digit, on the user's network: the nudges shown are /api/nets/.../backprop's.
     page.locator("#lesson-labels button").nth(3).click()  # "it is a 3" (it is not)

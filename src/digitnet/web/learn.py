@@ -22,8 +22,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, HTTPException, Path as PathParam, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, FastAPI, HTTPException, Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from starlette.types import ASGIApp
@@ -33,8 +32,10 @@ from digitnet.inspection.backprop import MAX_STEPS
 from digitnet.layers import Dense
 from digitnet.network import Network
 from digitnet.training.live_process import decode_network
+from digitnet.web import contract
+from digitnet.web.http import StrictJSONRoute, add_error_handlers
 from digitnet.web.networks import UserNetworks
-from digitnet.web.schemas import Pixels
+from digitnet.web.schemas import ErrorBody, Pixels
 from digitnet.web.sessions import COMMANDS, MAX_EPOCHS, PRESETS, SessionLimits, Sessions, TooManySessions
 
 MAX_LEARNING_RATE = 100.0
@@ -110,7 +111,8 @@ def _lists(value: Any) -> Any:
 
 def backprop_router(net: Network) -> APIRouter:
     """POST /backprop and /backprop/step for one network (the served one, or one trained on the page)."""
-    router = APIRouter(tags=["learn"])
+    router = APIRouter(tags=["learn"], route_class=StrictJSONRoute,
+                       responses={**contract.ERROR_RESPONSES, **contract.BODY_RESPONSES})
     BackpropRequest, StepRequest = request_models(net)
 
     @router.post("/backprop", summary="Backpropagation for one example: cost, output nudges, every gradient")
@@ -137,11 +139,23 @@ def backprop_router(net: Network) -> APIRouter:
 # --------------------------------------------------------------------------- live training
 
 
+EVENT = {"type": "object", "required": ["session", "event", "epoch", "step", "loss"],
+         "properties": {"session": {"type": "string"}, "event": {"type": "string"},
+                        "epoch": {"type": "integer", "minimum": 0}, "step": {"type": "integer", "minimum": 0},
+                        "loss": {"type": ["number", "null"]}, "done": {"type": "boolean"}}}
+SESSION_ERRORS = {404: {"model": ErrorBody, "description": "No such session in this server process"},
+                  409: {"model": ErrorBody, "description": "The session cannot do that now (it ended, or it runs)"}}
+
+
 def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
-    router = APIRouter(tags=["learn"])
+    router = APIRouter(tags=["learn"], route_class=StrictJSONRoute,
+                       responses={**contract.ERROR_RESPONSES, **contract.BODY_RESPONSES})
 
     @router.post("/learn", summary="Train a network from scratch, live: a text/event-stream of its progress",
-                 responses={200: {"content": {"text/event-stream": {}}}, 429: {"description": "too many sessions"}})
+                 response_class=StreamingResponse,
+                 responses={200: {"content": {"text/event-stream": {"schema": EVENT}},
+                                  "description": "Server-Sent Events, one JSON object per data: line (the schema of one)"},
+                            429: {"model": ErrorBody, "description": "As many sessions run as the server allows"}})
     async def learn(body: LearnRequest) -> Response:
         limits = sessions.limits
         if body.epochs is not None and body.epochs > limits.max_epochs:
@@ -163,7 +177,7 @@ def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
                                      "or it runs in another process (control must reach the process that runs it)")
         return session
 
-    @router.post("/learn/{session_id}/network", summary="Use this network: serve the session's network (paused or ended) to you")
+    @router.post("/learn/{session_id}/network", responses=SESSION_ERRORS, summary="Use this network: serve the session's network (paused or ended) to you")
     def use_network(session_id: SessionId) -> dict[str, Any]:
         session = find(session_id)
         if session.state not in ("paused", "done") or session.network is None:
@@ -179,7 +193,7 @@ def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
         return {"network": network_id, "api": f"/api/nets/{network_id}", "epoch": event.get("epoch"),
                 "step": event.get("step")}
 
-    @router.post("/learn/{session_id}/{command}", summary="Pause, resume, step (one mini-batch) or stop a session")
+    @router.post("/learn/{session_id}/{command}", responses=SESSION_ERRORS, summary="Pause, resume, step (one mini-batch) or stop a session")
     def control(session_id: SessionId, command: Literal[COMMANDS]) -> dict[str, Any]:  # type: ignore[valid-type]
         session = find(session_id)
         if session.state == "done":
@@ -213,12 +227,7 @@ def network_app(net: Network, source: str, make_router: Callable[[Network, str],
     app.include_router(make_router(net, source), prefix="/api")
     app.include_router(backprop_router(net), prefix="/api")
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())[1:])
-        return JSONResponse(status_code=422, content={"detail": f"{where}: {first.get('msg', 'invalid request')}"})
-
+    add_error_handlers(app)
     return app
 
 
