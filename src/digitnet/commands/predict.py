@@ -16,13 +16,17 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="read the digit in image files",
-        description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent) is "
-        "prepared as MNIST digits were (ink found, cropped, longer side 20 px, centred by mass in 28x28) "
-        "and read by the model. Exit code 1 if any image could not be read.",
+        description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent; a photo or a scan) "
+        "is cleaned (background and lighting, noise, stray specks, stroke width) and prepared as MNIST digits were "
+        "(cropped, longer side 20 px, centred by mass in 28x28), then read by the model. An image with no ink, or "
+        "too little to be a digit, gets no digit (\"digit\": null and a \"note\" in --json). Answers less sure "
+        "than the model's threshold (chosen on validation data) are marked unsure. Probabilities are calibrated "
+        "(temperature scaling). Exit code 1 if any image could not be read.",
     )
     parser.add_argument("model", metavar="MODEL", help="a .safetensors model file")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="image files or folders of them")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {file, digit, probabilities}")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of {file, digit, label, probabilities, unsure} "
+                        "(digit null and a note when the image holds no digit)")
     parser.add_argument(
         "--show-input", nargs="?", const=".", metavar="DIR_OR_PNG",
         help="write the 28x28 image the network saw, as <name>-input.png in DIR (default: the current "
@@ -57,8 +61,9 @@ def input_image_path(target: str, image: Path, single: bool) -> Path:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from digitnet.data.preprocess import NoDigitError, PreprocessError, to_mnist
+    from digitnet.inspection.calibration import calibrated_probabilities, unsure_below
     from digitnet.modelfile import load
-    from digitnet.data.preprocess import PreprocessError, to_mnist
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1; got {args.top}")
@@ -67,18 +72,24 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.model} takes {net.num_inputs} inputs; predict reads 28x28 images (784 inputs)")
     class_names = net.metadata.get("class_names") or [str(i) for i in range(net.num_outputs)]
     files = image_files(args.paths)
+    threshold = unsure_below(net)
     results, failures = [], 0
     for file in files:
         try:
             seen = to_mnist(file)  # (28, 28)
+        except NoDigitError as nothing:
+            results.append({"file": str(file), "digit": None, "label": None, "probabilities": None,
+                            "unsure": False, "note": nothing.note})
+            continue
         except (PreprocessError, OSError) as error:
             failures += 1
             results.append({"file": str(file), "error": " ".join(str(error).split())})
             continue
-        probabilities = net.probabilities(seen.reshape(1, 784))[0]
+        probabilities = calibrated_probabilities(net, seen.reshape(1, 784))[0]
         digit = int(np.argmax(probabilities))
         result = {"file": str(file), "digit": digit, "label": class_names[digit],
-                  "probabilities": [round(float(p), 6) for p in probabilities]}
+                  "probabilities": [round(float(p), 6) for p in probabilities],
+                  "unsure": bool(probabilities[digit] < threshold)}
         if args.show_input is not None:
             result["input_image"] = str(write_input(seen, input_image_path(args.show_input, file, len(files) == 1)))
         results.append(result)
@@ -90,9 +101,13 @@ def run(args: argparse.Namespace) -> int:
             if "error" in result:
                 print(f"digitnet: error: {result['file']}: {result['error']}", file=sys.stderr)
                 continue
+            if result["digit"] is None:
+                print(f"{result['file']}: no digit here ({result['note']})")
+                continue
             order = np.argsort(result["probabilities"])[::-1][: args.top]
             shares = ", ".join(f"{class_names[i]} {result['probabilities'][i]:.1%}" for i in order)
-            line = f"{result['file']}: {result['label']}   ({shares})"
+            answer = f"{result['label']}, unsure" if result["unsure"] else result["label"]
+            line = f"{result['file']}: {answer}   ({shares})"
             if "input_image" in result:
                 line += f"   network input: {result['input_image']}"
             print(line)

@@ -10,6 +10,7 @@ web app all show the same numbers. NumPy only; nothing in these modules draws.
     diagnostics  parameter_counts, layer_statistics (dead and saturated neurons)
     mistakes     confusion_matrix(net, x, y), confident_mistakes
     metrics      scores from labels and predictions: accuracy, precision, recall (digitnet evaluate)
+    calibration  expected calibration error, temperature scaling, the "unsure" threshold
     plots/       pictures of all of the above (matplotlib, optional: pip install 'digitnet[plots]')
 
 Numbering, the same everywhere in digitnet: layer L is the weight layer net.layers[L], and

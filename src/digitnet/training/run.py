@@ -23,6 +23,7 @@ import numpy as np
 
 from digitnet import modelfile
 from digitnet.files import atomic_write_bytes
+from digitnet.inspection.calibration import calibrate_network
 from digitnet.network import Network
 from digitnet.training.checkpoints import checkpoint_path, check_out_path, load_checkpoint, save_checkpoint, write_history
 from digitnet.training.config import TrainConfig
@@ -117,6 +118,7 @@ def run_training(
     if validation is not None:
         trainer.restore_best()
     metrics = final_metrics(net, trainer, data, validation)
+    calibrate_network(net, validation)  # temperature and "unsure" threshold, from validation data
     modelfile.save(
         net, out,
         training=config.to_dict(),

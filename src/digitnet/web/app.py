@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
+from digitnet.inspection import calibration
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware
@@ -125,16 +126,30 @@ class Served:
         return cached
 
     def predict(self, x: np.ndarray, net: Network | None = None) -> dict[str, Any]:
-        """The prediction body for one input x (28×28 or 784 values)."""
-        trace = inspection.activation_trace(net or self.net, x)  # [x, a₀, a₁, ..., output]
+        """The prediction body for one input x (28×28 or 784 values); no digit for no ink."""
+        net = net or self.net
+        reason = preprocess.no_digit_reason(x)
+        if reason is not None:
+            return no_digit(reason)
+        trace = inspection.activation_trace(net, x)  # [x, a₀, a₁, ..., output]
         output = trace[-1]
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
+        confidence = float(calibration.calibrated_probabilities(net, np.reshape(x, (1, -1)))[0, digit])
         return {
             "digit": digit,
             "label": self.class_names[digit],
             "probabilities": output.tolist(),
             "activations": [a.tolist() for a in trace[1:]],
+            "confidence": confidence,
+            "unsure": confidence < calibration.unsure_below(net),
+            "note": None,
         }
+
+
+def no_digit(note: str) -> dict[str, Any]:
+    """The prediction body when there is no digit to read (blank, or a speck): digit null."""
+    return {"digit": None, "label": None, "probabilities": None, "activations": None,
+            "confidence": None, "unsure": False, "note": note}
 
 
 def edited_copy(net: Network, edits: list[Edit]) -> Network:
@@ -253,6 +268,8 @@ def api_router(served: Served) -> APIRouter:
             try:
                 image = preprocess.load_image(data)
                 x, info = preprocess.to_mnist(image, return_info=True)  # (28, 28)
+            except preprocess.NoDigitError as nothing:
+                return {**no_digit(nothing.note), "input": np.zeros((28, 28)).tolist(), "preprocessing": None}
             except preprocess.PreprocessError as error:
                 raise HTTPException(422, _one_line(error)) from None
         return {**served.predict(x), "input": x.tolist(), "preprocessing": _jsonable(info)}

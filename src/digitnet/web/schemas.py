@@ -75,21 +75,27 @@ class EditedRequest(PixelsRequest):
 
 
 class Prediction(BaseModel):
-    digit: int = Field(description="index of the most active output neuron")
-    label: str = Field(description="its class name")
-    probabilities: list[float] = Field(
+    digit: int | None = Field(description="index of the most active output neuron; null when there is no digit "
+                              "to read (no ink, or too little: see note)")
+    label: str | None = Field(description="its class name (null with no digit)")
+    probabilities: list[float] | None = Field(
         description="the output layer's activations, one per class: probabilities summing to 1 for "
         "a softmax output; for a sigmoid output (the video's network) each output neuron's own "
         "activation in [0, 1]",
     )
-    activations: list[list[float]] = Field(
+    activations: list[list[float]] | None = Field(
         description="activations[L] holds the outputs of layer L (from 0); the last is the output layer",
     )
+    confidence: float | None = Field(None, description="the answer's calibrated probability (temperature-scaled "
+                                     "on validation data at training time; digitnet.inspection.calibration)")
+    unsure: bool = Field(False, description="confidence is below the model's unsure threshold (chosen on validation data)")
+    note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\")")
 
 
 class ImagePrediction(Prediction):
     input: Grid = Field(description="the 28×28 image the network received, after MNIST-style preprocessing")
-    preprocessing: dict[str, Any] = Field(description="what preprocessing did (digitnet.data.preprocess.to_mnist info)")
+    preprocessing: dict[str, Any] | None = Field(description="what preprocessing did (digitnet.data.preprocess.to_mnist "
+                                                 "info); null when no digit was found")
 
 
 class LayerInfo(BaseModel):

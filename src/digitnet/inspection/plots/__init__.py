@@ -4,12 +4,14 @@
     neurons      weights_figure (every neuron of a layer), neuron_figure (one neuron up close)
     activations  activations_figure (one digit flowing through the network)
     scores       mistakes_figure, confusion_figure, training_figure
+    calibration  reliability_figure (confidence against accuracy: digitnet evaluate --plot)
 
 Every picture function returns a matplotlib Figure; save_figure(figure, "x.png") writes it.
 matplotlib is the optional extra `pip install 'digitnet[plots]'`, imported only when drawing.
 """
 
 from digitnet.inspection.plots.activations import activations_figure
+from digitnet.inspection.plots.calibration import reliability_figure
 from digitnet.inspection.plots.canvas import (
     FORMATS,
     INSTALL_HINT,
@@ -34,6 +36,7 @@ __all__ = [
     "confusion_figure",
     "mistakes_figure",
     "neuron_figure",
+    "reliability_figure",
     "require_matplotlib",
     "save_figure",
     "training_figure",
