@@ -251,6 +251,7 @@ def test_stroke_width_of_a_bar_and_a_disc():
 def test_elongation_tells_a_dot_from_a_stroke():
     assert strokes.elongation(disc(60, (30, 30), 12)) < strokes.MIN_ELONGATION
     assert strokes.elongation(bar(100, 100, rows=(10, 90), cols=(45, 53))) > 8
+    assert strokes.elongation(np.zeros((4, 4), np.float32)) == 0.0
 
 
 def test_erode_and_dilate_change_a_stroke_by_two_pixels():
@@ -260,19 +261,25 @@ def test_erode_and_dilate_change_a_stroke_by_two_pixels():
     assert (strokes.erode(image, cross=True)[30] > 0).sum() == 6
 
 
-def test_normalise_thins_a_marker_and_thickens_a_hairline():
+def upright_bar(mnist_px: float) -> np.ndarray:
+    """A full-height stroke mnist_px MNIST pixels wide, at the scale normalising works at."""
     side = strokes.BOX * strokes.UPSCALE
-    thick = bar(side, side, rows=(0, side), cols=(side // 2 - 14, side // 2 + 14))  # 7 MNIST px
-    out, before, after = strokes.normalise_stroke_width(thick)
-    assert before > strokes.WIDTH_HIGH and strokes.WIDTH_LOW <= after <= strokes.WIDTH_HIGH
+    half = round(mnist_px * strokes.UPSCALE / 2)
+    return bar(side, side, rows=(0, side), cols=(side // 2 - half, side // 2 + half))
+
+
+def test_normalise_thins_a_marker_and_thickens_a_hairline():
+    out, before, after = strokes.normalise_stroke_width(upright_bar(7))
+    # A stroke's ends count in its outline, so a full-height bar measures thinner than it is.
+    assert before > strokes.WIDTH_HIGH and after <= strokes.TARGET_HIGH
+    assert after > strokes.TARGET_HIGH - 0.6  # one step past the target at most
     assert strokes.stroke_width(out) / strokes.UPSCALE == pytest.approx(after)
-    thin = bar(side, side, rows=(0, side), cols=(side // 2, side // 2 + 2))  # 0.5 MNIST px
-    out, before, after = strokes.normalise_stroke_width(thin)
-    assert before < strokes.WIDTH_LOW <= after <= strokes.WIDTH_HIGH
+    out, before, after = strokes.normalise_stroke_width(upright_bar(0.5))
+    assert before < strokes.WIDTH_LOW and strokes.TARGET_LOW <= after < strokes.TARGET_LOW + 0.6
 
 
 def test_normalise_leaves_an_mnist_width_alone():
-    side = strokes.BOX * strokes.UPSCALE
-    usual = bar(side, side, rows=(0, side), cols=(38, 48))  # 2.5 MNIST px
+    usual = upright_bar(2.5)
     out, before, after = strokes.normalise_stroke_width(usual)
     assert out is usual and before == after
+    assert strokes.WIDTH_LOW < before < strokes.WIDTH_HIGH

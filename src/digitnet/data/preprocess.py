@@ -154,11 +154,10 @@ def crop_to_ink(digit: NDArray[np.float32]) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def check_enough_ink(crop: NDArray[np.float32], big: NDArray[np.float32], name: str) -> None:
+def check_enough_ink(crop: NDArray[np.float32], name: str) -> None:
     """Step 7: refuse a speck or a dot (NoDigitError "too little ink to be a digit")."""
-    side = max(crop.shape)
-    stretch = BOX * strokes.UPSCALE / max(strokes.stroke_width(big), 1e-6)
-    if side < MIN_SIDE or stretch < strokes.MIN_ELONGATION:
+    stretch = strokes.elongation(crop)
+    if max(crop.shape) < MIN_SIDE or stretch < strokes.MIN_ELONGATION:
         raise NoDigitError(
             f"too little ink to be a digit in {name}: the only mark is {crop.shape[1]}x{crop.shape[0]} px "
             f"and {stretch:.1f} stroke widths long (a speck or a dot; a digit is at least "
@@ -170,8 +169,8 @@ def check_enough_ink(crop: NDArray[np.float32], big: NDArray[np.float32], name: 
 def scale_to_box(crop: NDArray[np.float32], name: str) -> tuple[NDArray[np.float32], list[float]]:
     """Steps 7-9: check it is a digit, bring its strokes into MNIST's band of widths, and scale
     its longer side to BOX px (aspect ratio kept; peak 1). Returns it and [width before, after]."""
-    big = strokes.resize_longer_side(crop, BOX * strokes.UPSCALE)  # (≤ 80, ≤ 80)
-    check_enough_ink(crop, big, name)
+    check_enough_ink(crop, name)
+    big = strokes.resize_longer_side(crop, BOX * strokes.UPSCALE)  # (≤ 160, ≤ 160)
     normalised, before, after = strokes.normalise_stroke_width(big)
     if normalised is not big:
         top, bottom, left, right = crop_to_ink(normalised)
@@ -319,6 +318,7 @@ def no_digit_reason(pixels: ArrayLike) -> str | None:
     x = np.asarray(pixels, dtype=np.float32).reshape(SIZE, SIZE)
     if float(x.max()) < MIN_CONTRAST:
         return "no ink found"
-    if strokes.elongation(np.where(x >= NOISE_FLOOR * float(x.max()), x, 0.0)) < strokes.MIN_ELONGATION:
+    top, bottom, left, right = crop_to_ink(x)
+    if strokes.elongation(x[top:bottom, left:right]) < strokes.MIN_ELONGATION:
         return "too little ink to be a digit"
     return None
