@@ -2,8 +2,9 @@
 
 Each kind turns one MNIST test digit x (28, 28) in [0, 1] into a picture file a user could have
 made of that same digit: drawn on a canvas app, exported with transparency, written in coloured
-pen, photographed on paper (sensor noise, focus blur, JPEG), under uneven light, slightly turned,
-with stray marks on the page. The network's accuracy on these, next to its accuracy on the same
+pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
+uneven light, slightly turned, with stray marks on the page, on a sheet lying on a table, on
+ruled or squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
 digits' clean 28×28 versions, says how much the picture (not the writer) costs.
 
 How a digit becomes a pen stroke: the 28×28 digit is enlarged (bicubic) so its 20 px box becomes
@@ -266,6 +267,41 @@ def _stray_marks(x, rng):
     return encode(to_image(paint(canvas, INK_DARK[0], PAPERS[0])))
 
 
+def _sheet_on_table(x, rng):
+    size = (int(rng.integers(500, 800)), int(rng.integers(600, 1000)))
+    table = np.array([(90, 70, 50), (60, 60, 65), (150, 120, 90)][int(rng.integers(0, 3))], np.float32)
+    rgb = np.ones((*size, 3), np.float32) * table
+    ph, pw = int(size[0] * rng.uniform(0.6, 0.85)), int(size[1] * rng.uniform(0.5, 0.75))
+    top, left = int(rng.integers(10, size[0] - ph - 10)), int(rng.integers(10, size[1] - pw - 10))
+    cover = crop_coverage(stroke_coverage(x, int(ph * rng.uniform(0.35, 0.6))))
+    rgb[top:top + ph, left:left + pw] = paint(place(cover, (ph, pw), rng, 0.15), INK_DARK[int(rng.integers(0, 3))],
+                                              PAPERS[int(rng.integers(0, len(PAPERS)))])
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.5, 1.2), quality=80)
+
+
+def _ruled_paper(x, rng):
+    size = (int(rng.integers(450, 750)),) * 2
+    cover = place(crop_coverage(stroke_coverage(x, int(rng.integers(150, int(size[0] * 0.6))))), size, rng, 0.15)
+    paper = np.full(size, 0.0, np.float32)
+    gap = int(rng.integers(22, 40))
+    squared = rng.random() < 0.4
+    for k in range(int(rng.integers(0, gap)), size[0], gap):  # the printed ruling (and columns: squared)
+        paper[k:k + 2] = 1.0
+        if squared:
+            paper[:, k:k + 2] = 1.0
+    rgb = paint(paper, (140, 170, 225), (248, 248, 242))  # light blue lines
+    rgb = rgb + cover[..., None] * (np.array(INK_DARK[int(rng.integers(0, 3))], np.float32) - rgb)
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.025), blur=rng.uniform(0.4, 1.0), quality=85)
+
+
+def _pencil(x, rng):
+    size = (int(rng.integers(400, 700)),) * 2
+    cover = place(crop_coverage(stroke_coverage(x, int(rng.integers(150, int(size[0] * 0.6))))), size, rng, 0.15)
+    rgb = paint(cover * rng.uniform(0.35, 0.6), (60, 60, 60), (240, 238, 232))  # grey, faint graphite
+    rgb = rgb * lighting_field(size, rng, rng.uniform(0.1, 0.35))[..., None]
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.6, 1.2), quality=75)
+
+
 KINDS = {
     "canvas, large, off-centre": _canvas_off_centre,
     "black on white": _black_on_white,
@@ -280,6 +316,9 @@ KINDS = {
     "uneven lighting": _uneven_light,
     "slight rotation (5-12°)": _rotated,
     "stray marks": _stray_marks,
+    "sheet photographed on a table": _sheet_on_table,
+    "ruled or squared paper": _ruled_paper,
+    "pencil, faint": _pencil,
 }
 
 

@@ -355,8 +355,8 @@ def test_real_mnist_digits_barely_change(mnist_test_images):
     Seen: 98% change by < 0.002 per pixel (the peak 254/255 becomes 1). About 1% have their
     centre of mass within 0.01 px of a half pixel in MNIST itself; cropping a faint pixel
     tips the whole-pixel rounding, so they come back one pixel over, otherwise the same. The
-    thinnest and boldest ~1% (stroke width outside digitnet.data.strokes' band, MNIST's own
-    0.5th-99.5th percentiles) are re-stroked into the band: the same digit, a pen-width apart.
+    thinnest and boldest ~2% (stroke width outside digitnet.data.strokes' band) are re-stroked
+    toward MNIST's median pen: the same digit, a pen-width apart.
     """
     X = mnist_test_images
     again = prepare(list(X)).reshape(X.shape)
@@ -369,10 +369,10 @@ def test_real_mnist_digits_barely_change(mnist_test_images):
         if before != after:
             restroked += 1
             assert not strokes.WIDTH_LOW <= before <= strokes.WIDTH_HIGH, i
-            assert similarity(again[i], X[i])[1] > 0.85, i
+            assert similarity(again[i], X[i])[1] > 0.65, i  # seen: 0.69 (a faint 7 thickened) and up
         else:
             assert best_of_one_pixel_shifts(again[i], X[i]) < 0.005, i
-    assert restroked <= 15
+    assert restroked <= 25  # seen: 19 of 1000
     for x in again[:50]:
         assert_mnist_like(x)
 

@@ -27,7 +27,10 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
 5. `ink_threshold`: Otsu's threshold of the blurred ink (the level that best splits its
    histogram in two), kept between MASK_LOW·peak and MASK_HIGH·peak and NOISE_MARGIN times
    above the noise level. Pixels above it are the candidate ink (digitnet.data.components).
-6. `subtract_floor`: ink' = clip((ink − floor) / (1 − floor), 0, 1) lifts the grey veil of
+6. `ruled_lines`, `remove_lines`: a ruled or squared page's printed lines cross it from edge to
+   edge, so each is its row's (column's) median ink; with at least MIN_LINES of them the medians
+   are subtracted, and the lines no longer join the digit's pieces.
+7. `subtract_floor`: ink' = clip((ink − floor) / (1 − floor), 0, 1) lifts the grey veil of
    noise off the paper inside the digit's region (floor = the unblurred ink's noise level).
 """
 
@@ -51,6 +54,8 @@ __all__ = [
     "lighting_background",
     "noise_level",
     "otsu_threshold",
+    "remove_lines",
+    "ruled_lines",
     "subtract_floor",
 ]
 
@@ -63,6 +68,7 @@ MIN_LIGHT_SIDE = 64  # smaller pictures (a 28×28 digit, an icon) are taken as e
 DENOISE_SIGMA = 1.0  # px of the working picture
 MASK_LOW, MASK_HIGH = 0.2, 0.5  # the threshold stays within these fractions of the peak ink
 NOISE_MARGIN = 4.0  # ... and this many times above the paper's noise level
+LINE_MARGIN, LINE_MIN, MIN_LINES = 3.0, 0.04, 4  # a ruled page's printed lines: see ruled_lines
 RING = 0.02  # the outermost ring: this fraction of the shorter side, at least 1 px
 
 
@@ -207,6 +213,32 @@ def ink_threshold(smooth: Array, noise: float) -> float:
     peak = float(smooth.max())
     otsu = otsu_threshold(smooth)
     return max(min(max(otsu, MASK_LOW * peak), MASK_HIGH * peak), NOISE_MARGIN * noise)
+
+
+def ruled_lines(ink: Array, noise: float) -> tuple[Array, Array]:
+    """The ink of a ruled or squared page's printed lines: per row (h,) and per column (w,).
+
+    A printed line crosses the whole page, so it is the median of its row (or column) — a
+    digit covers a few pixels of it at most. Rows whose median stands LINE_MARGIN times above
+    the noise (and above LINE_MIN) are line rows; only a page with at least MIN_LINES separate
+    groups of them counts as ruled (a tight crop of a 7 has one bar across it, not a ruling).
+    Zeros where there are none. Subtract with `remove_lines`.
+    """
+    out = []
+    for axis in (1, 0):
+        level = np.median(ink, axis=axis).astype(np.float32)  # (h,) for rows, (w,) for columns
+        line = level > max(LINE_MARGIN * noise, LINE_MIN)
+        groups = int(np.count_nonzero(line[1:] & ~line[:-1]) + line[0])
+        out.append(np.where(line, level, 0.0).astype(np.float32) if groups >= MIN_LINES
+                   else np.zeros_like(level))
+    return out[0], out[1]
+
+
+def remove_lines(ink: Array, rows: Array, cols: Array) -> Array:
+    """ink − (row line + column line), clipped at 0: the ruling lifted off, strokes kept."""
+    if not rows.any() and not cols.any():
+        return ink
+    return np.clip(ink - rows[:, None] - cols[None, :], 0.0, 1.0).astype(np.float32)
 
 
 def subtract_floor(ink: Array, floor: float) -> Array:

@@ -21,7 +21,9 @@ rings around edges, a page has specks, a marker is bold and a fine pen a hairlin
    heaviest and those close to it are the digit, far specks and stray marks are dropped.
 6. The digit's grey values, unblurred, inside its pieces grown by EDGE_MARGIN px (the
    anti-aliased edges), with the paper's noise floor subtracted; cropped to where they reach
-   NOISE_FLOOR of their peak — so grain and ringing never widen the crop.
+   NOISE_FLOOR of their peak — so grain and ringing never widen the crop. If what was found is
+   a whole sheet of paper (a photo of a page lying on a darker table: the border is the table),
+   steps 2-6 run again inside the sheet (`find_page`).
 7. A dot is not a digit (digitnet.data.strokes): ink whose box is under MIN_ELONGATION stroke
    widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit".
 8. Stroke width toward MNIST's (digitnet.data.strokes): a bold or hairline digit is eroded or
@@ -87,6 +89,7 @@ MIN_CONTRAST = 0.1  # peak ink below this (0 = background colour, 1 = black vs w
 EDGE_MARGIN = 2  # px around the digit's pieces whose grey values are kept (anti-aliased edges)
 FLOOR_MARGIN = 3.0  # the noise floor subtracted: this many times the paper's median ink
 MIN_SIDE = 4  # px: ink smaller than this in the working picture is a speck
+PAGE_FILL, PAGE_SIDE, PAGE_MARGIN = 0.75, 0.45, 0.04  # a sheet of paper on a table: see find_page
 
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
@@ -121,6 +124,10 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
     ink = cleanup.ink_from_background(channels, background)  # (h, w)
     smooth = cleanup.denoise(channels, background)  # (h, w)
     noise = cleanup.noise_level(smooth)
+    rows, cols = cleanup.ruled_lines(smooth, noise)
+    if rows.any() or cols.any():  # a ruled or squared page
+        smooth = cleanup.remove_lines(smooth, rows, cols)
+        ink = cleanup.remove_lines(ink, *cleanup.ruled_lines(ink, cleanup.noise_level(ink)))
     peak = float(smooth.max())
     if peak < MIN_CONTRAST or peak <= cleanup.NOISE_MARGIN * noise:
         raise NoDigitError(
@@ -142,8 +149,30 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
         "noise": round(noise, 4),
         "threshold": round(threshold, 4),
         "specks_removed": int(count - keep.sum()),
+        "ruled_lines": sum(int(np.count_nonzero((level[1:] > 0) & (level[:-1] == 0)) + (level[0] > 0))
+                           for level in (rows, cols)),
     }
     return digit.astype(np.float32), found
+
+
+def find_page(digit: NDArray[np.float32]) -> tuple[int, int, int, int] | None:
+    """Step 6b: is the "digit" found a sheet of paper on a darker table? Then (top, bottom, left,
+    right) of the inside of the sheet (PAGE_MARGIN of it trimmed), else None.
+
+    Asked only when the "ink" is lighter than the border (a white sheet on a darker table). A
+    sheet fills its box (more than PAGE_FILL of it, where a digit fills a third), spans at least
+    PAGE_SIDE of the picture each way, and leaves the table visible on some side (a picture whose
+    "ink" touches all four edges is a tight crop of a digit, not a sheet).
+    """
+    top, bottom, left, right = crop_to_ink(digit)
+    height, width = digit.shape
+    box_h, box_w = bottom - top, right - left
+    fill = float((digit[top:bottom, left:right] >= NOISE_FLOOR * float(digit.max())).mean())
+    everywhere = top == 0 and left == 0 and bottom == height and right == width
+    if fill < PAGE_FILL or box_h < PAGE_SIDE * height or box_w < PAGE_SIDE * width or everywhere:
+        return None
+    trim_h, trim_w = round(PAGE_MARGIN * box_h), round(PAGE_MARGIN * box_w)
+    return top + trim_h, bottom - trim_h, left + trim_w, right - trim_w
 
 
 def crop_to_ink(digit: NDArray[np.float32]) -> tuple[int, int, int, int]:
@@ -205,7 +234,8 @@ def to_mnist(
     Returns the (28, 28) array, or (array, info) if return_info; info holds
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
     [0, 1]), lighting ("even" or "uneven"), noise and threshold (of the blurred ink),
-    specks_removed (pieces of ink that were not the digit), stroke_width ([before, after] in
+    specks_removed (pieces of ink that were not the digit), page (left, top, right, bottom of the
+    sheet of paper, only when one was found on a table), stroke_width ([before, after] in
     MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
     digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
     offset (x, y) of the 20 px box in the 28×28 field, and center_of_mass (x, y) in it.
@@ -217,6 +247,16 @@ def to_mnist(
     height, width = colour.shape[:2]
     channels, polarity = ink_channels(colour, alpha)
     ink, found = find_digit(channels, polarity, name)  # (h, w)
+    page = find_page(ink) if polarity == "light-on-dark" else None  # paper is the bright thing
+    if page is not None:  # a sheet photographed on a table: look again, inside the sheet
+        page_top, page_bottom, page_left, page_right = page
+        colour = colour[page_top:page_bottom, page_left:page_right]
+        alpha = None if alpha is None else alpha[page_top:page_bottom, page_left:page_right]
+        channels, polarity = ink_channels(colour, alpha)
+        inside, found = find_digit(channels, polarity, name)
+        ink = np.zeros_like(ink)
+        ink[page_top:page_bottom, page_left:page_right] = inside
+        found["page"] = [int(v * factor) for v in (page_left, page_top, page_right, page_bottom)]
     top, bottom, left, right = crop_to_ink(ink)
     crop = ink[top:bottom, left:right]  # (h_box, w_box)
     digit, widths = scale_to_box(crop, name)
