@@ -231,6 +231,15 @@ def test_a_shadow_at_the_edge_loses_to_the_digit_inside():
     assert keep.sum() == 1 and not table.at_edge[keep][0]
 
 
+def test_a_blot_inside_does_not_outweigh_a_digit_cut_by_the_edge():
+    image = bar(100, 100, rows=(0, 70), cols=(45, 52))  # a tight crop: the digit touches the top
+    image[85:92, 80:87] = 1  # an ink blot inside, 7x7: a tenth of the digit's mass
+    _, table = pieces_of(image)
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and table.at_edge[keep][0]
+    assert list(table.stroke_like()) == [True, False]
+
+
 def test_dilate_grows_by_the_radius():
     mask = np.zeros((9, 9), bool)
     mask[4, 4] = True

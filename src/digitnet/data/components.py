@@ -10,11 +10,11 @@ same piece when they touch, diagonals included (8-connectivity).
   it or touch it diagonally (start_a ≤ end_b and start_b ≤ end_a, ends inclusive); the pieces
   are the connected groups of runs, found by pointer jumping (every run points to the smallest
   run it is joined to, and follows pointers until nothing changes).
-- `component_table(labels, n, weight)`: per piece its mass Σ weight, bounding box, and whether it
-  touches the picture's edge.
+- `component_table(labels, n, weight)`: per piece its mass Σ weight, bounding box, area, and
+  whether it touches the picture's edge.
 - `select_digit(labels, table)`: which pieces are the digit. Pieces touching the edge (a table,
-  a shadow, the sheet's edge) are left out when a piece inside carries at least EDGE_RIVAL of
-  their mass; the heaviest remaining piece is the digit's core; a piece joins it while its box
+  a shadow, the sheet's edge) are left out when a stroke-like piece inside (not a blot: see
+  Components.stroke_like) carries at least EDGE_RIVAL of their mass; the heaviest remaining piece is the digit's core; a piece joins it while its box
   lies within NEAR × (the digit box's longer side) of the digit box and its mass is at least
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
   (the fragments of a broken stroke); pieces under TINY of the core's mass never join. The
@@ -36,7 +36,8 @@ NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may bel
 MIN_PART = 0.03  # ... when it carries at least this share of the core piece's mass
 TINY = 0.003  # lighter pieces never count (grain that passed the threshold)
 INSIDE = 0.08  # fragments inside the digit's box grown by this (× its longer side) always belong
-EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner piece has this share of their mass
+EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass
+STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
 
 
 def label_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
@@ -89,6 +90,13 @@ class Components:
     mass: NDArray[np.float64]  # (n,)
     box: NDArray[np.int64]  # (n, 4)
     at_edge: NDArray[np.bool_]  # (n,)
+    area: NDArray[np.int64]  # (n,) pixels
+
+    def stroke_like(self) -> NDArray[np.bool_]:
+        """Pieces drawn as strokes, not blots: side² / area ≥ STROKE_LIKE (a stroke of width w
+        and box side S covers about S·w pixels, so this is about S / w; a filled disc gives 1.3)."""
+        side = np.maximum(self.box[:, 2] - self.box[:, 0], self.box[:, 3] - self.box[:, 1])
+        return side.astype(np.float64) ** 2 >= STROKE_LIKE * np.maximum(self.area, 1)
 
 
 def component_table(labels: NDArray[np.int32], n: int, weight: NDArray) -> Components:
@@ -106,7 +114,7 @@ def component_table(labels: NDArray[np.int32], n: int, weight: NDArray) -> Compo
     np.maximum.at(box[:, 2], k, rows + 1)
     np.maximum.at(box[:, 3], k, cols + 1)
     at_edge = (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == height) | (box[:, 3] == width)
-    return Components(mass, box, at_edge)
+    return Components(mass, box, at_edge, np.bincount(k, minlength=n))
 
 
 def _gap(box: NDArray, other: NDArray) -> float:
@@ -121,8 +129,9 @@ def select_digit(table: Components) -> NDArray[np.bool_]:
     n = table.mass.size
     candidate = np.ones(n, dtype=bool)
     inner = ~table.at_edge
-    if table.at_edge.any() and inner.any():
-        if table.mass[inner].max() >= EDGE_RIVAL * table.mass[table.at_edge].max():
+    rivals = inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
+    if table.at_edge.any() and rivals.any():
+        if table.mass[rivals].max() >= EDGE_RIVAL * table.mass[table.at_edge].max():
             candidate = inner
     core = int(np.argmax(np.where(candidate, table.mass, -1.0)))
     keep = np.zeros(n, dtype=bool)
