@@ -287,6 +287,15 @@ def test_normalise_thins_a_marker_and_thickens_a_hairline():
     assert before < strokes.WIDTH_LOW and strokes.TARGET_LOW <= after < strokes.TARGET_LOW + 0.6
 
 
+def test_thinning_a_grainy_marker_keeps_its_inside_even():
+    rng = np.random.default_rng(0)
+    grainy = upright_bar(8) * rng.uniform(0.6, 1.0, (strokes.BOX * strokes.UPSCALE,) * 2).astype(np.float32)
+    out, _, _ = strokes.normalise_stroke_width(grainy)
+    middle = out[20:-20, out.shape[1] // 2 - 4:out.shape[1] // 2 + 4]  # the inside of the thinned stroke
+    assert middle.min() > 0.9  # not the darkest grain spread by the minimum filter (0.6)
+    assert strokes.saturate(np.zeros((3, 3), np.float32)).max() == 0.0
+
+
 def test_normalise_leaves_an_mnist_width_alone():
     usual = upright_bar(2.5)
     out, before, after = strokes.normalise_stroke_width(usual)
