@@ -71,3 +71,31 @@ def test_printed_digits_are_read_as_digits():
     for font in fonts:
         for digit in (0, 3, 8):
             assert to_mnist(font_picture(digit, font, digit)).max() == pytest.approx(1.0)
+
+
+def test_the_benchmark_writes_its_section(tmp_path, mnist):
+    """benchmarks/realworld.py end to end on 3 digits and two kinds, with the packaged 3b1b model;
+    the rest of the file it writes into is kept."""
+    import shutil
+    import subprocess
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(Path(digitnet.__file__).parent / "pretrained" / "3b1b.safetensors", models / "3b1b.safetensors")
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\nkept\n")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "realworld.py"), "--count", "3", "--presets", "3b1b,modern",
+         "--models", str(models), "--no-train", "--kinds", "black on,stray", "--out", str(out),
+         "--json", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n\nkept\n") and text.count("<!-- realworld:begin -->") == 1
+    assert "| kind | 3b1b | Δ |" in text and "| black on white |" in text and "| stray marks |" in text
+    assert "skipping modern" in done.stdout and "Printed digits" in text
+    import json
+
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert set(results["presets"]) == {"3b1b"} and results["count"] == 3
