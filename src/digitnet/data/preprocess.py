@@ -234,7 +234,8 @@ def to_mnist(
     Returns the (28, 28) array, or (array, info) if return_info; info holds
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
     [0, 1]), lighting ("even" or "uneven"), noise and threshold (of the blurred ink),
-    specks_removed (pieces of ink that were not the digit), page (left, top, right, bottom of the
+    specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
+    ruled or squared page), page (left, top, right, bottom of the
     sheet of paper, only when one was found on a table), stroke_width ([before, after] in
     MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
     digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
