@@ -124,9 +124,9 @@ def table(results: dict, command: str) -> str:
              "every kind of picture below by `benchmarks/realworld_kinds.py` and read back through "
              "`digitnet.data.preprocess.to_mnist`, as `digitnet predict` reads a file. Δ is the accuracy on that "
              "kind minus the same model's accuracy on the same digits' clean 28×28 originals (first row); a picture "
-             "refused as \"no digit\" counts as a miss. With this many digits one point is "
-             f"{100 / results['count']:.1f}% of a digit each, so differences under about "
-             f"{100 * 2 * (0.03 / results['count']) ** 0.5:.1f} points are noise.", ""]
+             "refused as \"no digit\" counts as a miss (how many, in brackets). Each digit is "
+             f"{100 / results['count']:.2g} points, and a Δ within about ±{100 * 2 * (0.03 / results['count']) ** 0.5:.1f} "
+             "points is noise (two standard errors of a 97% accuracy).", ""]
     header = "| kind | " + " | ".join(f"{p} | Δ" for p in presets) + " |"
     lines += [header, "|---|" + "---:|---:|" * len(presets)]
     lines.append("| clean 28×28 (reference) | " + " | ".join(

@@ -7,8 +7,8 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
 3 RGB, or the alpha channel alone):
 
 1. Background, the paper's colour at every pixel:
-   - `border_background`: the per-channel median of the outermost rows and columns — a canvas or
-     a scan, where the paper is one colour;
+   - `border_background`: the per-channel median of the outermost ring (RING of the shorter
+     side) — a canvas or a scan, where the paper is one colour;
    - `lighting_background`: a smooth surface fitted to the paper, for a photo lit from one side:
      per channel, a least-squares quadratic
          bg(u, v) = k₀ + k₁u + k₂v + k₃u² + k₄uv + k₅v²     (u, v ∈ [−1, 1] across the picture)
@@ -86,8 +86,9 @@ def border_ring(values: NDArray, fraction: float = 0.0) -> NDArray:
 
 
 def border_background(channels: Array) -> Array:
-    """bg = median over the outermost rows and columns, per channel: (c,)."""
-    return np.median(border_ring(channels), axis=0).astype(np.float32)
+    """bg = median over the outermost ring (RING of the shorter side, at least 1 px), per
+    channel: (c,). A ring a few px wide, so one printed line along the edge cannot be it."""
+    return np.median(border_ring(channels, RING), axis=0).astype(np.float32)
 
 
 def _quadratic_terms(u: NDArray, v: NDArray) -> NDArray:
@@ -143,9 +144,9 @@ def estimate_background(channels: Array, dark_ink: bool) -> tuple[Array, bool]:
     stray = np.sqrt(np.square(surface - flat).sum(axis=-1) / depth)  # (h, w)
     if float(stray.max()) <= UNEVEN:
         return flat, False
-    ring = border_ring(channels)  # (n, c)
+    ring = border_ring(channels, RING)  # (n, c)
     to_flat = np.median(np.sqrt(np.square(ring - flat).sum(axis=-1) / depth))
-    to_surface = np.median(np.sqrt(np.square(ring - border_ring(surface)).sum(axis=-1) / depth))
+    to_surface = np.median(np.sqrt(np.square(ring - border_ring(surface, RING)).sum(axis=-1) / depth))
     if to_surface >= 0.5 * to_flat:
         return flat, False
     return surface, True
