@@ -33,6 +33,7 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/realworld.py
 
 $(NOTEBOOK_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[notebook]'

@@ -195,8 +195,10 @@ def test_bad_files_get_per_file_errors_and_the_rest_are_predicted(capsys, mixed,
     by_name = {Path(result["file"]).name: result for result in results}
     assert by_name["1-good.png"]["digit"] == y[0]
     assert by_name["5-good.png"]["digit"] == y[1]
+    # Blank paper is not an error: there is simply no digit on it.
+    assert by_name["2-blank.png"] == {"file": str(mixed["blank"]), "digit": None, "label": None,
+                                      "probabilities": None, "unsure": False, "note": "no ink found"}
     expected_errors = {
-        "2-blank.png": "no ink found",
         "3-empty.png": "cannot read",
         "4-text.png": "cannot read",
         "6-truncated.png": "truncated or corrupt",
@@ -206,19 +208,21 @@ def test_bad_files_get_per_file_errors_and_the_rest_are_predicted(capsys, mixed,
         result = by_name[name]
         assert set(result) == {"file", "error"}, result
         assert message in result["error"] and "\n" not in result["error"]
-    assert err.splitlines() == ["digitnet: 5 of 7 image(s) could not be read"]
+    assert err.splitlines() == ["digitnet: 4 of 7 image(s) could not be read"]
 
 
 def test_bad_files_in_plain_output(capsys, mixed):
     code = cli.main(["predict", str(MODEL), str(mixed["good-1"].parent)])
     captured = capsys.readouterr()
     assert code == 1
-    assert [line.split(":")[0] for line in captured.out.splitlines()] == [str(mixed["good-1"]), str(mixed["good-2"])]
+    lines = captured.out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(mixed[k]) for k in ("good-1", "blank", "good-2")]
+    assert lines[1] == f"{mixed['blank']}: no digit here (no ink found)"
     errors = captured.err.splitlines()
-    assert len(errors) == 5
-    for line, name in zip(errors, ["2-blank.png", "3-empty.png", "4-text.png", "6-truncated.png"]):
+    assert len(errors) == 4
+    for line, name in zip(errors, ["3-empty.png", "4-text.png", "6-truncated.png"]):
         assert line.startswith(f"digitnet: error: {mixed['good-1'].parent / name}: ")
-    assert errors[-1] == "digitnet: 4 of 6 image(s) could not be read"
+    assert errors[-1] == "digitnet: 3 of 6 image(s) could not be read"
     assert "Traceback" not in captured.err
 
 

@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw
 
 import digitnet.data.images
-from digitnet.data import DatasetError, load_split
+from digitnet.data import DatasetError, load_split, strokes
 from digitnet.data.preprocess import PreprocessError, from_pixels, load_image, prepare, to_mnist
 
 # Same digit, different picture: at most this mean |difference| per pixel and at least this
@@ -352,17 +352,27 @@ def mnist_test_images():
 def test_real_mnist_digits_barely_change(mnist_test_images):
     """Preprocessing an MNIST digit again leaves it as it was: the pipeline is MNIST's own.
 
-    Seen: 99% change by < 0.002 per pixel (the peak 254/255 becomes 1). About 1% have their
+    Seen: 95% change by < 0.002 per pixel (the peak 254/255 becomes 1). About 1% have their
     centre of mass within 0.01 px of a half pixel in MNIST itself; cropping a faint pixel
-    tips the whole-pixel rounding, so they come back one pixel over, otherwise the same.
+    tips the whole-pixel rounding, so they come back one pixel over, otherwise the same. The
+    thinnest and boldest ~4% (stroke width outside digitnet.data.strokes' band) are re-stroked
+    toward MNIST's median pen: the same digit, a pen-width apart.
     """
     X = mnist_test_images
     again = prepare(list(X)).reshape(X.shape)
     mad = np.abs(again - X).mean(axis=(1, 2))  # (1000,)
     assert np.median(mad) < 0.001
-    assert np.mean(mad < 0.005) > 0.97
+    assert np.mean(mad < 0.005) > 0.94
+    restroked = 0
     for i in np.flatnonzero(mad >= 0.005):
-        assert best_of_one_pixel_shifts(again[i], X[i]) < 0.005, i
+        before, after = to_mnist(X[i], return_info=True)[1]["stroke_width"]
+        if before != after:
+            restroked += 1
+            assert not strokes.WIDTH_LOW <= before <= strokes.WIDTH_HIGH, i
+            assert similarity(again[i], X[i])[1] > 0.65, i  # seen: 0.69 (a faint 7 thickened) and up
+        else:
+            assert best_of_one_pixel_shifts(again[i], X[i]) < 0.005, i
+    assert restroked <= 50  # seen: 34 of 1000
     for x in again[:50]:
         assert_mnist_like(x)
 

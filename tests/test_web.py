@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 import digitnet as dn
 from digitnet import cli, inspection
 from digitnet.data import DatasetError, check, load_split, preprocess
+from digitnet.inspection import calibration
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import choose_model, create_app, pretrained_path
@@ -104,6 +105,9 @@ def assert_prediction_matches(body: dict, net: Network, x: np.ndarray) -> None:
     assert len(body["activations"]) == len(net.layers)
     for got, expected in zip(body["activations"], activations[1:]):
         np.testing.assert_array_equal(np.float32(got), expected[0])
+    confidence = float(calibration.calibrated_probabilities(net, X)[0].max())
+    assert body["confidence"] == pytest.approx(confidence, rel=1e-6)
+    assert body["unsure"] == (confidence < calibration.unsure_below(net)) and body["note"] is None
 
 
 def assert_json_error(response: httpx.Response, status: int | tuple[int, ...], match: str = "") -> str:
@@ -336,15 +340,51 @@ def blank_png() -> bytes:
         (png_with_header_size(8_000, 8_000), r"64\.0 megapixels; the web app decodes at most 16 megapixels"),
         (png_with_header_size(100_000, 100_000), r"larger than 16 megapixels, the most the web app decodes"),
         (png_with_header_size(0, 10), r"empty|cannot|corrupt"),
-        (blank_png(), r"no ink"),
         (b"", r"."),
         (b"GIF89a" + b"\xff" * 20, r"."),
     ],
-    ids=["text", "truncated", "64-megapixel-header", "10-gigapixel-header", "zero-width", "blank", "empty", "bad-gif"],
+    ids=["text", "truncated", "64-megapixel-header", "10-gigapixel-header", "zero-width", "empty", "bad-gif"],
 )
 def test_predict_image_rejects_bad_images(http, data, match):
     response = http.post("/api/predict-image", files={"file": ("x.png", data, "image/png")})
     assert_json_error(response, 422, match)
+
+
+def tap_png() -> bytes:
+    """One tap of the page's 20 px brush: a dot, not a digit."""
+    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((130, 130, 150, 150), fill=(255, 255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("data", "note"), [(blank_png(), "no ink found"), (tap_png(), "too little ink to be a digit")],
+                         ids=["blank", "one-tap"])
+def test_predict_image_with_no_digit_says_so(http, data, note):
+    response = http.post("/api/predict-image", files={"file": ("pad.png", data, "image/png")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["digit"] is None and body["label"] is None and body["probabilities"] is None
+    assert body["note"] == note and body["unsure"] is False and body["preprocessing"] is None
+    assert np.shape(body["input"]) == (28, 28) and not np.any(body["input"])
+
+
+def test_predict_pixels_with_no_ink_is_no_digit(http):
+    body = http.post("/api/predict", json={"pixels": [0.0] * 784}).json()
+    assert body["digit"] is None and body["note"] == "no ink found"
+    edited = http.post("/api/predict-edited", json={"pixels": [0.0] * 784, "edits": [{"layer": 2, "index": 1, "bias": 3.0}]})
+    assert edited.status_code == 200 and edited.json()["digit"] is None
+
+
+def test_calibrated_model_marks_unsure_answers():
+    net = make_net(seed=1)
+    X = np.float32(pixels_of_a_one()).reshape(1, 784)
+    top = float(calibration.calibrated_probabilities(net, X)[0].max())
+    net.metadata["calibration"] = {"temperature": 1.0, "unsure_below": min(1.0, top + 0.01)}
+    with BackgroundServer(create_app(net)) as running:
+        body = httpx.post(f"{running.url}/api/predict", json={"pixels": pixels_of_a_one()}, timeout=30).json()
+    assert body["unsure"] is True and body["confidence"] == pytest.approx(top, rel=1e-6)
 
 
 def test_predict_image_rejects_bad_forms(http):

@@ -563,8 +563,11 @@ def tap_on_the_pad() -> bytes:
 def test_marks_that_are_not_digits_are_not_read_as_digits(http, data, match):
     response = upload(http, data)
     assert response.status_code == 200, response.text
-    assert re.match(match, response.json()["not_a_digit"]), response.json()["not_a_digit"]
-    assert upload(http, digit_png()).json()["not_a_digit"] is None  # a drawn 7 is a digit
+    body = response.json()
+    assert body["digit"] is None and body["probabilities"] is None, body
+    assert re.match(match, body["note"]), body["note"]
+    drawn = upload(http, digit_png()).json()  # a drawn 7 is a digit
+    assert drawn["digit"] is not None and drawn["note"] is None
 
 
 def test_pixels_that_are_not_digits_say_so(http):
@@ -572,8 +575,10 @@ def test_pixels_that_are_not_digits_say_so(http):
     one_pixel[400] = 1.0
     noise = np.random.default_rng(1).random(784).tolist()
     haze = [0.12577299340443607] * 784  # found by Schemathesis: enough ink, but no pixel is a stroke
-    verdicts = [http.post("/api/predict", json={"pixels": pixels}).json()["not_a_digit"]
-                for pixels in (one_pixel, noise, haze, pixels_of_a_one())]
+    answers = [http.post("/api/predict", json={"pixels": pixels}).json()
+               for pixels in (one_pixel, noise, haze, pixels_of_a_one())]
+    assert [answer["digit"] is None for answer in answers] == [True, True, True, False]
+    verdicts = [answer["note"] for answer in answers]
     assert re.match(r"too little ink for a digit: 1\.0 pixels' worth", verdicts[0])
     assert re.match(r"too much ink for a digit", verdicts[1])
     assert re.match(r"no pen stroke: no pixel reaches 0\.15 brightness", verdicts[2])

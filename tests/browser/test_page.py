@@ -71,7 +71,7 @@ def test_draw_a_seven_and_watch_the_network(browser, app_server, tmp_path):
     assert len(before) == 16 + 16 + 10
 
     draw(page, SEVEN)
-    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== 'draw a digit'", timeout=15_000)
     page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
     page.wait_for_timeout(300)  # let the last throttled request land
 
@@ -133,24 +133,39 @@ def test_draw_a_seven_and_watch_the_network(browser, app_server, tmp_path):
 def test_undo_clear_and_test_digits(browser, app_server, tmp_path):
     page, problems = open_page(browser, app_server.url)
     draw(page, [(140, 40), (140, 240)])
-    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== 'draw a digit'", timeout=15_000)
     page.click("#undo")
-    page.wait_for_function("() => document.getElementById('answer').textContent === '–'")
+    page.wait_for_function("() => document.getElementById('answer').textContent === 'draw a digit'")
     assert canvas_ink(page, "#pad") == 0
     draw(page, SEVEN)
-    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== 'draw a digit'", timeout=15_000)
     page.click("#clear")
-    page.wait_for_function("() => document.getElementById('answer').textContent === '–'")
+    page.wait_for_function("() => document.getElementById('answer').textContent === 'draw a digit'")
 
     # Test digits: loading one shows the network's verdict for it, wrong ones included.
     page.wait_for_selector("#samples .sample", timeout=20_000)
     wrong = page.locator("#samples .sample.wrong")
     assert wrong.count() >= 1
     wrong.first.click()
-    page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('answer').textContent !== 'draw a digit'", timeout=10_000)
     verdict = wrong.first.text_content()  # "label → predicted"
     assert page.text_content("#answer") == verdict.split("→")[1].strip()
     assert canvas_ink(page, "#pad") > 0
+    assert problems == []
+    page.close()
+
+
+def test_a_tap_is_no_digit_and_the_page_says_draw_a_digit(browser, app_server):
+    page, problems = open_page(browser, app_server.url)
+    assert page.text_content("#answer") == "draw a digit"  # nothing drawn yet
+    draw(page, [(140, 140), (141, 141)], steps=1)  # one tap of the brush: a dot
+    page.wait_for_function("() => !document.getElementById('answer-note').hidden", timeout=15_000)
+    assert page.text_content("#answer") == "draw a digit"
+    assert page.text_content("#answer-note") == "No digit here: too little ink to be a digit."
+    assert bar_values(page) == ["–"] * 10  # no probabilities for a dot
+    draw(page, SEVEN)  # the same pad, now with a digit on it
+    page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
+    assert page.is_hidden("#answer-note") or "Unsure" in page.text_content("#answer-note")
     assert problems == []
     page.close()
 
@@ -202,7 +217,7 @@ def test_page_is_native_modules_that_a_new_view_can_join(browser, app_server):
     page.wait_for_function("() => window.heard.includes('7')", timeout=5_000)
     page.click("#clear")
     page.wait_for_function("() => window.heard[window.heard.length - 1] === null", timeout=5_000)
-    assert page.text_content("#answer") == "–"
+    assert page.text_content("#answer") == "draw a digit"
     assert problems == []
     page.close()
 

@@ -23,16 +23,20 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="read the digit in image files",
-        description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent) is "
-        "prepared as MNIST digits were (ink found, cropped, longer side 20 px, centred by mass in 28x28) "
-        "and read by the model. Exit code 1 if any image could not be read.",
+        description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent; a photo or a scan) "
+        "is cleaned (background and lighting, noise, stray specks, stroke width) and prepared as MNIST digits were "
+        "(cropped, longer side 20 px, centred by mass in 28x28), then read by the model. An image with no ink, or "
+        "too little to be a digit, gets no digit (\"digit\": null and a \"note\" in --json). Answers less sure "
+        "than the model's threshold (chosen on validation data) are marked unsure. Probabilities are calibrated "
+        "(temperature scaling). Exit code 1 if any image could not be read.",
     )
     parser.add_argument("model", metavar="MODEL", help="a .safetensors model file")
     parser.add_argument("paths", metavar="PATH", nargs="*", help="image files or folders of them")
     parser.add_argument("--test-index", type=int, metavar="N", action="append",
                         help="read test digit N of the model's dataset (repeatable), e.g. right after training")
     parser.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files (for --test-index)")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {file, digit, probabilities}")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of {file, digit, label, probabilities, unsure} "
+                        "(digit null and a note when the image holds no digit)")
     parser.add_argument(
         "--show-input", nargs="?", const=".", metavar="DIR_OR_PNG",
         help="write the 28x28 image the network saw, as <name>-input.png in DIR (default: the current "
@@ -91,7 +95,8 @@ def _same_file(a: Path, b: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from digitnet.data.preprocess import PreprocessError, to_mnist
+    from digitnet.data.preprocess import NoDigitError, PreprocessError, to_mnist
+    from digitnet.inspection.calibration import calibrated_probabilities, unsure_below
     from digitnet.modelfile import load
 
     if args.top < 1:
@@ -106,12 +111,16 @@ def run(args: argparse.Namespace) -> int:
     tests = test_digits(net, args) if args.test_index else []
     names = [file.stem for file in files] + [f"test-{index}" for index, _, _ in tests]
     pictures = input_image_paths(args.show_input, names, files) if args.show_input is not None else None
+    threshold = unsure_below(net)
 
     # Every input as (result so far, its 28x28 pixels or None).
     inputs: list[tuple[dict, object]] = []
     for file in files:
         try:
             inputs.append(({"file": str(file)}, to_mnist(file)))  # (28, 28)
+        except NoDigitError as nothing:
+            inputs.append(({"file": str(file), "digit": None, "label": None, "probabilities": None,
+                            "unsure": False, "note": nothing.note}, None))
         except (PreprocessError, OSError) as error:
             inputs.append(({"file": str(file), "error": " ".join(str(error).split())}, None))
     for index, pixels, label in tests:
@@ -120,12 +129,13 @@ def run(args: argparse.Namespace) -> int:
     results, failures, unwritten = [], 0, []
     for number, (result, seen) in enumerate(inputs):
         if seen is None:
-            failures += 1
+            failures += "error" in result
             results.append(result)
             continue
-        probabilities = net.probabilities(seen.reshape(1, 784))[0]
+        probabilities = calibrated_probabilities(net, seen.reshape(1, 784))[0]
         digit = int(np.argmax(probabilities))
-        result.update(digit=digit, label=class_names[digit], probabilities=[round(float(p), 6) for p in probabilities])
+        result.update(digit=digit, label=class_names[digit], probabilities=[round(float(p), 6) for p in probabilities],
+                      unsure=bool(probabilities[digit] < threshold))
         if pictures is not None:
             try:
                 result["input_image"] = str(write_input(seen, pictures[number]))
@@ -165,9 +175,13 @@ def print_results(results: list[dict], class_names: list[str], top: int) -> None
             error = result["error"]  # (naming the file already, or not)
             print(f"digitnet: error: {error if error.startswith(source) else f'{source}: {error}'}", file=sys.stderr)
             continue
+        if result["digit"] is None:
+            print(f"{source}: no digit here ({result['note']})")
+            continue
         order = np.argsort(result["probabilities"])[::-1][:top]
         shares = ", ".join(f"{class_names[i]} {result['probabilities'][i]:.1%}" for i in order)
-        line = f"{source}: {result['label']}   ({shares})"
+        answer = f"{result['label']}, unsure" if result["unsure"] else result["label"]
+        line = f"{source}: {answer}   ({shares})"
         if "input_image" in result:
             line += f"   network input: {result['input_image']}"
         print(line)

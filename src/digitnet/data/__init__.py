@@ -17,6 +17,10 @@ Its files, lowest first; each imports only files above it:
     datasets.py    DATASETS, load, load_split, split_validation, check (`digitnet data info`)
     custom.py      your own data: class folders of images, a Kaggle CSV or an .npz -> a Dataset
     images.py      opening image files safely (formats, size limit, EXIF orientation)
+    pixels.py      any picture -> colour and alpha arrays in [0, 1] (huge ones box-reduced)
+    cleanup.py     background and lighting, denoise, noise level, threshold, ruled lines
+    components.py  connected pieces of ink: the digit's kept, stray specks dropped
+    strokes.py     stroke width: measured, brought toward MNIST's pen; a dot is not a digit
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
     augment.py     random shifts of training images
 
@@ -49,7 +53,8 @@ from digitnet.data.spec import ROLES, DatasetSpec, IdxFile
 
 # Importing Pillow costs ~30 ms that `import digitnet` should not pay before any image is
 # seen, so these come from digitnet.data.preprocess on first use (PEP 562 module __getattr__).
-_PREPROCESS_NAMES = ("PreprocessError", "from_pixels", "load_image", "prepare", "to_mnist")
+_PREPROCESS_NAMES = ("NoDigitError", "PreprocessError", "from_pixels", "load_image", "no_digit_reason", "prepare",
+                     "to_mnist")
 
 __all__ = [
     "AUGMENTATIONS",

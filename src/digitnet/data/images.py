@@ -26,6 +26,7 @@ __all__ = [
     "IMAGE_FORMATS",
     "MAX_PIXELS",
     "ImageSource",
+    "NoDigitError",
     "PreprocessError",
     "check_size",
     "load_image",
@@ -40,6 +41,18 @@ _EXPECTED_FILE = "expected an image file (PNG, JPEG, BMP, GIF or WebP)"
 
 class PreprocessError(ValueError):
     """An image that cannot be turned into an MNIST digit: unreadable, too large, or blank."""
+
+
+class NoDigitError(PreprocessError):
+    """A readable image that shows no digit: blank, or too little ink (a speck, a single tap).
+
+    `note` is the short reason ("no ink found", "too little ink to be a digit"): what
+    `digitnet predict --json` and the web page report instead of a digit.
+    """
+
+    def __init__(self, message: str, note: str) -> None:
+        super().__init__(message)
+        self.note = note
 
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO

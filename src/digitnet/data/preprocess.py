@@ -4,34 +4,45 @@ A network trained on MNIST has only ever seen digits prepared one way, so a user
 be prepared the same way or it will be misread. LeCun et al. describe MNIST's preparation: each
 NIST digit was size-normalised to fit a 20×20 box keeping its aspect ratio, anti-aliased (so
 edges are grey), then placed in a 28×28 field so that its intensity-weighted centre of mass sits
-at the centre. `to_mnist` repeats that on any picture:
+at the centre. Real pictures need more first — a photo's paper is unevenly lit and grainy, JPEG
+rings around edges, a page has specks, a marker is bold and a fine pen a hairline. `to_mnist`:
 
-1. Find the ink. A transparent canvas export (alpha not fully opaque) has its ink in the alpha
-   channel. Otherwise ink is how far each pixel's colour is from the background colour (the
-   median of the outermost rows and columns): ink(p) = ‖rgb(p) − rgb_bg‖ / √3. That one rule
-   covers black on white (MNIST's white on black inverted), white on black, and coloured ink on
-   coloured paper, even when both have the same luminance.
-2. Normalise: divide by the largest ink value so the ink peaks at 1. An image whose ink never
-   differs from the background by MIN_CONTRAST is blank: PreprocessError.
-3. Crop to the bounding box of the ink above NOISE_FLOOR (a fraction of the peak), so JPEG
-   noise and paper grain do not widen it. Faint values inside the box are kept: they are the
-   digit's anti-aliased edges, and zeroing them would move its centre of mass.
-4. Scale so the longer side is 20 px, keeping the aspect ratio: a box filter when shrinking (each
-   output pixel is the ink coverage of its area, MNIST's anti-aliasing), bilinear when enlarging;
-   then the peak is set to 1 again.
-5. Paste into 28×28 and shift by whole pixels so the centre of mass is at (14, 14) in
-   (row, column) pixel indices: the mean centre of mass of the real MNIST test digits is
-   (13.99, 14.01) with a spread of ±0.29, the signature of rounding to a whole-pixel shift.
-   The shift is clipped so the 20 px box never leaves the frame.
+1. Pixels (digitnet.data.pixels): colour (h, w, c) in [0, 1], alpha, a whole-factor box
+   reduction of huge pictures. EXIF orientation was applied on opening (digitnet.data.images).
+2. Where the ink lives: a transparent canvas export (alpha not fully opaque) has it in alpha;
+   otherwise in the colour, dark on light or light on dark (the border colour against the
+   middle of the luminance range).
+3. Background and ink (digitnet.data.cleanup): the paper colour (the border's, or a fitted
+   lighting surface for an unevenly lit photo), ink(p) = ‖rgb(p) − bg(p)‖ / √c.
+4. Denoise and threshold: the blurred picture's ink above Otsu's threshold (kept clear of the
+   paper's noise level) marks candidate ink. No candidate ink, or a peak under MIN_CONTRAST:
+   NoDigitError "no ink found".
+5. The digit's pieces (digitnet.data.components): connected pieces of candidate ink; the
+   heaviest and those close to it are the digit, far specks and stray marks are dropped.
+6. The digit's grey values, unblurred, inside its pieces grown by EDGE_MARGIN px (the
+   anti-aliased edges), with the paper's noise floor subtracted; cropped to where they reach
+   NOISE_FLOOR of their peak — so grain and ringing never widen the crop. If what was found is
+   a whole sheet of paper (a photo of a page lying on a darker table: the border is the table),
+   steps 2-6 run again inside the sheet (`find_page`).
+7. A dot is not a digit (digitnet.data.strokes): ink whose box is under MIN_ELONGATION stroke
+   widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit".
+8. Stroke width toward MNIST's (digitnet.data.strokes): a bold or hairline digit is eroded or
+   dilated into MNIST's band of pen widths (MNIST-like digits are not touched).
+9. Scale so the longer side is 20 px, keeping the aspect ratio: a box filter when shrinking
+   (each output pixel is the ink coverage of its area, MNIST's anti-aliasing), bilinear when
+   enlarging; then the peak is set to 1.
+10. Paste into 28×28 and shift by whole pixels so the centre of mass is at (14, 14) in (row,
+   column) pixel indices: the mean centre of mass of the real MNIST test digits is (13.99,
+   14.01) with a spread of ±0.29, the signature of rounding to a whole-pixel shift. The shift is
+   clipped so the 20 px box never leaves the frame.
 
 `to_mnist(image).reshape(1, 784)` is the network input for one image; `prepare(images)` stacks
 many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-like (the web app's
-28×28 grid). `load_image` (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and
-WebP files safely: the size is checked against MAX_PIXELS from the header, before decoding.
+28×28 grid) and `no_digit_reason` says whether they hold a digit at all. `load_image`
+(digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
-Known limits: very thick or very thin strokes still differ from MNIST's pen; stray marks and
-dust far from the digit enlarge the bounding box (crop the photo first); uneven lighting in a
-photo is not corrected.
+Known limits: a stray mark as large as the digit, or touching it, stays; shadows with sharp edges
+are not a smooth lighting surface; a rotated or slanted digit is not straightened.
 """
 
 from __future__ import annotations
@@ -45,165 +56,171 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
+from digitnet.data import cleanup, components, strokes
+
 # Opening files lives in digitnet.data.images; its public names are part of this API too.
 from digitnet.data.images import (
     IMAGE_FORMATS,
     MAX_PIXELS,
-    ImageSource,
+    NoDigitError,
     PreprocessError,
-    check_size,
     load_image,
     source_name,
 )
+from digitnet.data.pixels import ImageLike, read_pixels
 
 __all__ = [
     "IMAGE_FORMATS",
     "MAX_PIXELS",
+    "NoDigitError",
     "PreprocessError",
     "from_pixels",
     "load_image",
+    "no_digit_reason",
     "prepare",
     "to_mnist",
 ]
 
 SIZE = 28  # the MNIST field
-BOX = 20  # the longer side of the digit's bounding box inside it
+BOX = strokes.BOX  # the longer side of the digit's bounding box inside it
 CENTRE = 14.0  # target centre of mass (row, column), measured on MNIST; see the module docstring
-NOISE_FLOOR = 0.15  # ink below this fraction of the peak is background (JPEG noise, paper grain)
+NOISE_FLOOR = 0.15  # ink below this fraction of the peak does not widen the crop
 MIN_CONTRAST = 0.1  # peak ink below this (0 = background colour, 1 = black vs white) is blank
-WORK_SIDE = 2048  # larger images are box-reduced by a whole factor first: fast, no accuracy loss
+EDGE_MARGIN = 2  # px around the digit's pieces whose grey values are kept (anti-aliased edges)
+FLOOR_MARGIN = 3.0  # the noise floor subtracted: this many times the paper's median ink
+MIN_SIDE = 4  # px: ink smaller than this in the working picture is a speck
+PAGE_FILL, PAGE_SIDE, PAGE_MARGIN = 0.75, 0.45, 0.04  # a sheet of paper on a table: see find_page
 
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
-ImageLike = ImageSource | Image.Image | NDArray[Any]
-Pixels = tuple[NDArray[np.float32], NDArray[np.float32] | None, int]  # colour, alpha, factor
+
+# --------------------------------------------------------------------------- the steps
 
 
-# --------------------------------------------------------------------------- pixels
+def ink_channels(colour: NDArray[np.float32], alpha: NDArray[np.float32] | None) -> tuple[NDArray[np.float32], str]:
+    """The channels holding the ink (h, w, c) and the polarity: "alpha", "dark-on-light" or
+    "light-on-dark". A transparent canvas export (alpha not fully opaque, and not uniform) uses
+    alpha alone: its RGB under transparent pixels is arbitrary (often black, sometimes white)."""
+    if alpha is not None and alpha.min() < 1.0 and alpha.max() > alpha.min():
+        return alpha[..., None], "alpha"
+    if colour.shape[-1] == 3 and np.array_equal(colour[..., 0], colour[..., 1]) \
+            and np.array_equal(colour[..., 0], colour[..., 2]):
+        colour = colour[..., :1]  # grey stored as RGB: one channel does, at a third of the work
+    luminance = colour @ _LUMINANCE if colour.shape[-1] == 3 else colour[..., 0]  # (h, w)
+    background = cleanup.border_background(colour)
+    background_luminance = background @ _LUMINANCE if colour.shape[-1] == 3 else background[0]
+    middle = (float(luminance.min()) + float(luminance.max())) / 2
+    return colour, "dark-on-light" if background_luminance > middle else "light-on-dark"
 
 
-def _pixels(image: ImageLike, name: str) -> Pixels:
-    """Colour (h, w, c) in [0, 1] with c = 1 (grey) or 3 (RGB), alpha (h, w) or None, and the
-    whole-pixel factor the image was reduced by to fit WORK_SIDE."""
-    if isinstance(image, np.ndarray):
-        return _pixels_from_array(image, name)
-    if isinstance(image, Image.Image):
-        return _pixels_from_pil(image, name)
-    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)):
-        return _pixels_from_pil(load_image(image), name)
-    if hasattr(image, "read"):
-        return _pixels_from_pil(load_image(image), name)
-    raise TypeError(
-        "expected a PIL image, a NumPy array, a path, bytes or a binary file object; "
-        f"got {type(image).__name__}"
-    )
-
-
-def _reduction(width: int, height: int) -> int:
-    return max(1, math.ceil(max(width, height) / WORK_SIDE))
-
-
-def _pixels_from_pil(image: Image.Image, name: str) -> Pixels:
-    check_size(image.size, name)
-    factor = _reduction(*image.size)
-    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey
-        grey = np.asarray(image, dtype=np.float32)  # (h, w)
-        if not np.isfinite(grey).all():
-            raise PreprocessError(f"{name} contains NaN or infinity")
-        grey = np.clip(grey / _white_level(image.mode, grey), 0.0, 1.0)
-        return _reduce(grey[..., None], factor), None, factor
-    has_alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
-    try:
-        if image.mode == "La":  # premultiplied alpha converts only to LA
-            image = image.convert("LA")
-        if has_alpha:
-            image = image.convert("RGBA")
-        elif image.mode in ("1", "L"):
-            image = image.convert("L")
-        else:  # P, CMYK, YCbCr, HSV, LAB, ...
-            image = image.convert("RGB")
-    except (ValueError, OSError) as err:
-        raise PreprocessError(f"cannot convert {name} to RGB: {err}") from err
-    if factor > 1:
-        image = image.reduce(factor)  # box average over factor × factor blocks
-    values = np.asarray(image, dtype=np.float32) / 255.0  # (h, w) or (h, w, c)
-    if values.ndim == 2:
-        return values[..., None], None, factor
-    if values.shape[-1] == 4:
-        return values[..., :3], values[..., 3], factor
-    return values, None, factor
-
-
-def _white_level(mode: str, grey: NDArray[np.float32]) -> float:
-    """The value meaning white in a 16/32-bit grey image: 65535 for I;16 (as PNG defines it);
-    for I and F, whichever of 1, 255 and 65535 first holds the data (a float image may be 0..1
-    or 0..255; Pillow stores 8-bit data converted to I as 0..255)."""
-    if mode.startswith("I;16"):
-        return 65535.0
-    high = float(grey.max())
-    for level in (1.0, 255.0) if mode == "F" else (255.0,):
-        if high <= level:
-            return level
-    return 65535.0
-
-
-def _pixels_from_array(array: NDArray[Any], name: str) -> Pixels:
-    if array.ndim == 2:
-        channels = 1
-    elif array.ndim == 3 and array.shape[-1] in (1, 3, 4):
-        channels = array.shape[-1]
+def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple[NDArray[np.float32], dict[str, Any]]:
+    """Steps 3-6: the digit's ink (h, w) in [0, 1], background and noise removed, stray specks
+    dropped; zero outside the digit. Also what was found (lighting, noise, threshold, specks).
+    Raises NoDigitError when there is no ink."""
+    if polarity == "alpha":
+        background, uneven = cleanup.border_background(channels), False
     else:
-        hint = ""
-        if array.ndim == 3 and array.shape[-1] > 4:
-            hint = "; for a stack of n images pass a list of arrays to prepare()"
-        raise PreprocessError(
-            f"image arrays must have shape (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; "
-            f"got {array.shape}{hint}"
+        background, uneven = cleanup.estimate_background(channels, dark_ink=polarity == "dark-on-light")
+    ink = cleanup.ink_from_background(channels, background)  # (h, w)
+    smooth = cleanup.denoise(channels, background)  # (h, w)
+    noise = cleanup.noise_level(smooth)
+    rows, cols = cleanup.ruled_lines(smooth, noise)
+    if rows.any() or cols.any():  # a ruled or squared page
+        smooth = cleanup.remove_lines(smooth, rows, cols)
+        ink = cleanup.remove_lines(ink, *cleanup.ruled_lines(ink, cleanup.noise_level(ink)))
+    peak = float(smooth.max())
+    if peak < MIN_CONTRAST or peak <= cleanup.NOISE_MARGIN * noise:
+        raise NoDigitError(
+            f"no ink found in {name}: the image is blank (nothing stands out from the background "
+            f"by {max(MIN_CONTRAST, cleanup.NOISE_MARGIN * noise):.3g} or more; the most is {peak:.3f}); "
+            "expected a digit in a colour that stands out from its background",
+            "no ink found",
         )
-    height, width = array.shape[:2]
-    check_size((width, height), name)
-    if array.dtype == np.bool_:
-        values = array.astype(np.float32)
-    elif np.issubdtype(array.dtype, np.integer):
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high > 255:
-            raise PreprocessError(
-                f"integer image arrays must hold values in 0..255; got {low}..{high}"
-            )
-        values = array.astype(np.float32) / 255.0
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():  # checked before the cast, which could overflow
-            raise PreprocessError(f"{name} contains NaN or infinity; expected values in [0, 1]")
-        low, high = float(array.min()), float(array.max())
-        if low < 0.0 or high > 1.0:
-            raise PreprocessError(
-                f"float image arrays must hold values in [0, 1]; got {low:g}..{high:g} "
-                "(divide 0..255 data by 255)"
-            )
-        values = array.astype(np.float32)
-    else:
-        raise PreprocessError(
-            f"image arrays must be uint8 (0..255) or float (0..1); got dtype {array.dtype}"
+    threshold = cleanup.ink_threshold(smooth, noise)
+    labels, count = components.label_components(smooth >= threshold)
+    keep = components.select_digit(components.component_table(labels, count, smooth))  # (count,)
+    kept = np.isin(labels, 1 + np.flatnonzero(keep))  # (h, w)
+    floor = FLOOR_MARGIN * cleanup.noise_level(ink)
+    digit = cleanup.subtract_floor(np.where(components.dilate(kept, EDGE_MARGIN), ink, 0.0), floor)
+    if not digit.any():
+        raise NoDigitError(f"no ink found in {name}: nothing stands out from the paper's noise", "no ink found")
+    found = {
+        "lighting": "uneven" if uneven else "even",
+        "noise": round(noise, 4),
+        "threshold": round(threshold, 4),
+        "specks_removed": int(count - keep.sum()),
+        "ruled_lines": sum(int(np.count_nonzero((level[1:] > 0) & (level[:-1] == 0)) + (level[0] > 0))
+                           for level in (rows, cols)),
+    }
+    return digit.astype(np.float32), found
+
+
+def find_page(digit: NDArray[np.float32]) -> tuple[int, int, int, int] | None:
+    """Step 6b: is the "digit" found a sheet of paper on a darker table? Then (top, bottom, left,
+    right) of the inside of the sheet (PAGE_MARGIN of it trimmed), else None.
+
+    Asked only when the "ink" is lighter than the border (a white sheet on a darker table). A
+    sheet fills its box (more than PAGE_FILL of it, where a digit fills a third), spans at least
+    PAGE_SIDE of the picture each way, and leaves the table visible on some side (a picture whose
+    "ink" touches all four edges is a tight crop of a digit, not a sheet).
+    """
+    top, bottom, left, right = crop_to_ink(digit)
+    height, width = digit.shape
+    box_h, box_w = bottom - top, right - left
+    fill = float((digit[top:bottom, left:right] >= NOISE_FLOOR * float(digit.max())).mean())
+    everywhere = top == 0 and left == 0 and bottom == height and right == width
+    if fill < PAGE_FILL or box_h < PAGE_SIDE * height or box_w < PAGE_SIDE * width or everywhere:
+        return None
+    trim_h, trim_w = round(PAGE_MARGIN * box_h), round(PAGE_MARGIN * box_w)
+    return top + trim_h, bottom - trim_h, left + trim_w, right - trim_w
+
+
+def crop_to_ink(digit: NDArray[np.float32]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the ink at NOISE_FLOOR of its peak (bottom, right exclusive)."""
+    strong = digit >= NOISE_FLOOR * float(digit.max())
+    rows = np.flatnonzero(strong.any(axis=1))
+    cols = np.flatnonzero(strong.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def check_enough_ink(crop: NDArray[np.float32], name: str) -> None:
+    """Step 7: refuse a speck or a dot (NoDigitError "too little ink to be a digit")."""
+    stretch = strokes.elongation(crop)
+    if max(crop.shape) < MIN_SIDE or stretch < strokes.MIN_ELONGATION:
+        raise NoDigitError(
+            f"too little ink to be a digit in {name}: the only mark is {crop.shape[1]}x{crop.shape[0]} px "
+            f"and {stretch:.1f} stroke widths long (a speck or a dot; a digit is at least "
+            f"{strokes.MIN_ELONGATION:g} long and {MIN_SIDE} px)",
+            "too little ink to be a digit",
         )
-    if array.ndim == 2:
-        values = values[..., None]  # (h, w, 1)
-    factor = _reduction(width, height)
-    values = _reduce(values, factor)
-    if channels == 4:
-        return values[..., :3], values[..., 3], factor
-    return values, None, factor
 
 
-def _reduce(values: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
-    """Box-average (h, w, c) over factor × factor blocks, as Image.reduce does for 8-bit modes."""
-    if factor == 1:
-        return values
-    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(values[..., c])).reduce(factor))
-              for c in range(values.shape[-1])]
-    return np.stack(planes, axis=-1)
+def scale_to_box(crop: NDArray[np.float32], name: str) -> tuple[NDArray[np.float32], list[float]]:
+    """Steps 7-9: check it is a digit, bring its strokes into MNIST's band of widths, and scale
+    its longer side to BOX px (aspect ratio kept; peak 1). Returns it and [width before, after]."""
+    check_enough_ink(crop, name)
+    big = strokes.resize_longer_side(crop, BOX * strokes.UPSCALE)  # (≤ 160, ≤ 160)
+    normalised, before, after = strokes.normalise_stroke_width(big)
+    if normalised is not big:
+        top, bottom, left, right = crop_to_ink(normalised)
+        crop = normalised[top:bottom, left:right]
+    digit = strokes.resize_longer_side(crop, BOX)  # (box_h, box_w)
+    return digit / digit.max(), [round(before, 3), round(after, 3)]
 
 
-# --------------------------------------------------------------------------- the MNIST steps
+def centre_by_mass(digit: NDArray[np.float32]) -> tuple[NDArray[np.float32], tuple[int, int], tuple[float, float]]:
+    """Step 10: paste digit (box_h, box_w) into 28×28, its centre of mass at (14, 14) by a
+    whole-pixel shift that keeps the box in the frame. Returns the field, the box's (column,
+    row) offset and the centre of mass (column, row) in the field."""
+    box_h, box_w = digit.shape
+    mass = digit.sum()
+    com_row = float((digit.sum(axis=1) * np.arange(box_h)).sum() / mass)
+    com_col = float((digit.sum(axis=0) * np.arange(box_w)).sum() / mass)
+    row0 = min(max(math.floor(CENTRE - com_row + 0.5), 0), SIZE - box_h)
+    col0 = min(max(math.floor(CENTRE - com_col + 0.5), 0), SIZE - box_w)
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[row0:row0 + box_h, col0:col0 + box_w] = digit
+    return out, (col0, row0), (col0 + com_col, row0 + com_row)
 
 
 def to_mnist(
@@ -213,68 +230,52 @@ def to_mnist(
 
     image: a PIL image; a path, bytes or binary file object (opened with load_image); or a
     NumPy array (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, uint8 0..255 or
-    float 0..1.
-    Steps (see the module docstring): ink from alpha or from the distance to the background
-    colour; normalise to peak 1; crop to the bounding box of the ink above NOISE_FLOOR; scale
-    the longer side to 20 px keeping the aspect ratio; paste into 28×28 with the centre of
-    mass at (14, 14).
+    float 0..1. Steps: see the module docstring.
     Returns the (28, 28) array, or (array, info) if return_info; info holds
-    polarity ("dark-on-light", "light-on-dark" or "alpha"), background (its colour in [0, 1]),
-    size (width, height) of the input, bounding_box (left, top, right, bottom) of the ink in
-    input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
+    polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
+    [0, 1]), lighting ("even" or "uneven"), noise and threshold (of the blurred ink),
+    specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
+    ruled or squared page), page (left, top, right, bottom of the
+    sheet of paper, only when one was found on a table), stroke_width ([before, after] in
+    MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
+    digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
     offset (x, y) of the 20 px box in the 28×28 field, and center_of_mass (x, y) in it.
-    Raises PreprocessError for unreadable files, bad arrays, and images with no ink.
+    Raises NoDigitError (a PreprocessError) for an image with no digit in it (blank, or a
+    speck), PreprocessError for unreadable files and bad arrays.
     """
     name = source_name(image)
-    colour, alpha, factor = _pixels(image, name)
+    colour, alpha, factor = read_pixels(image, name)
     height, width = colour.shape[:2]
-    ink, polarity, background = _find_ink(colour, alpha)  # (h, w) in [0, 1]
-
-    # 2. Normalise.
-    peak = float(ink.max())
-    if peak < MIN_CONTRAST:
-        raise PreprocessError(
-            f"no ink found in {name}: the image is blank (no pixel differs from the background "
-            f"colour by {MIN_CONTRAST:g} or more; the most is {peak:.3f}); expected a digit "
-            "in a colour that stands out from its background"
-        )
-    ink = ink / peak
-
-    # 3. Crop to the bounding box of the ink above the noise floor.
-    strong = ink >= NOISE_FLOOR
-    rows = np.flatnonzero(strong.any(axis=1))
-    cols = np.flatnonzero(strong.any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    channels, polarity = ink_channels(colour, alpha)
+    ink, found = find_digit(channels, polarity, name)  # (h, w)
+    page = find_page(ink) if polarity == "light-on-dark" else None  # paper is the bright thing
+    if page is not None:  # a sheet photographed on a table: look again, inside the sheet
+        page_top, page_bottom, page_left, page_right = page
+        colour = colour[page_top:page_bottom, page_left:page_right]
+        alpha = None if alpha is None else alpha[page_top:page_bottom, page_left:page_right]
+        channels, polarity = ink_channels(colour, alpha)
+        inside, found = find_digit(channels, polarity, name)
+        ink = np.zeros_like(ink)
+        ink[page_top:page_bottom, page_left:page_right] = inside
+        found["page"] = [int(v * factor) for v in (page_left, page_top, page_right, page_bottom)]
+    top, bottom, left, right = crop_to_ink(ink)
     crop = ink[top:bottom, left:right]  # (h_box, w_box)
-
-    # 4. Longer side to 20 px, aspect ratio kept.
-    scale = BOX / max(crop.shape)
-    box_w = max(1, round(crop.shape[1] * scale))
-    box_h = max(1, round(crop.shape[0] * scale))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    resized = Image.fromarray(np.ascontiguousarray(crop)).resize((box_w, box_h), resample)
-    digit = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)  # (box_h, box_w)
-    digit /= digit.max()  # thin strokes shrunk by the box filter peak at 1 again, like MNIST
-
-    # 5. Centre of mass to (14, 14) by a whole-pixel shift that keeps the box in the frame.
-    mass = digit.sum()
-    com_row = float((digit.sum(axis=1) * np.arange(box_h)).sum() / mass)
-    com_col = float((digit.sum(axis=0) * np.arange(box_w)).sum() / mass)
-    row0 = min(max(math.floor(CENTRE - com_row + 0.5), 0), SIZE - box_h)
-    col0 = min(max(math.floor(CENTRE - com_col + 0.5), 0), SIZE - box_w)
-    out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[row0:row0 + box_h, col0:col0 + box_w] = digit
-
+    digit, widths = scale_to_box(crop, name)
+    out, offset, centre = centre_by_mass(digit)
     if not return_info:
         return out
+
     full_w, full_h = width * factor, height * factor  # before reduction (up to rounding)
     if isinstance(image, Image.Image):
         full_w, full_h = image.size
     elif isinstance(image, np.ndarray):
         full_h, full_w = image.shape[:2]
+    background = cleanup.border_background(channels if polarity == "alpha" else colour)  # (c,)
     info = {
         "polarity": polarity,
         "background": [round(float(v), 4) for v in background],
+        **found,
+        "stroke_width": widths,
         "size": (int(full_w), int(full_h)),
         "bounding_box": (
             int(left * factor),
@@ -282,37 +283,11 @@ def to_mnist(
             int(min(right * factor, full_w)),
             int(min(bottom * factor, full_h)),
         ),
-        "scale": scale / factor,
-        "offset": (col0, row0),
-        "center_of_mass": (col0 + com_col, row0 + com_row),
+        "scale": BOX / max(crop.shape) / factor,
+        "offset": offset,
+        "center_of_mass": centre,
     }
     return out, info
-
-
-def _find_ink(
-    colour: NDArray[np.float32], alpha: NDArray[np.float32] | None
-) -> tuple[NDArray[np.float32], str, NDArray[np.float32]]:
-    """ink = ‖pixel − background‖ / √c over the channels used: (h, w) in [0, 1].
-
-    The background is the per-channel median of the outermost rows and columns. A transparent
-    canvas export (alpha not fully opaque, and not uniform) uses alpha alone: its RGB under
-    transparent pixels is arbitrary (often black, sometimes white).
-    """
-    if alpha is not None and alpha.min() < 1.0 and alpha.max() > alpha.min():
-        channels, polarity = alpha[..., None], "alpha"  # (h, w, 1)
-    else:
-        channels, polarity = colour, ""
-    border = np.concatenate(
-        [channels[0], channels[-1], channels[:, 0], channels[:, -1]], axis=0
-    )  # (2w + 2h, c)
-    background = np.median(border, axis=0).astype(np.float32)  # (c,)
-    ink = np.sqrt(np.square(channels - background).sum(axis=-1) / channels.shape[-1])
-    if not polarity:
-        luminance = colour @ _LUMINANCE if colour.shape[-1] == 3 else colour[..., 0]
-        background_luminance = background @ _LUMINANCE if colour.shape[-1] == 3 else background[0]
-        middle = (float(luminance.min()) + float(luminance.max())) / 2
-        polarity = "dark-on-light" if background_luminance > middle else "light-on-dark"
-    return ink.astype(np.float32), polarity, background
 
 
 # --------------------------------------------------------------------------- network input
@@ -372,3 +347,19 @@ def from_pixels(values: ArrayLike) -> NDArray[np.float32]:
             "(divide 0..255 values by 255)"
         )
     return array.astype(np.float32)
+
+
+def no_digit_reason(pixels: ArrayLike) -> str | None:
+    """Why 784 MNIST-like pixels (28×28 or flat, in [0, 1]) hold no digit, or None if they do.
+
+    "no ink found" when no pixel reaches MIN_CONTRAST; "too little ink to be a digit" for a
+    speck or a dot (see digitnet.data.strokes.elongation). The rule to_mnist applies to pictures,
+    for input that skipped it (the web app's 28×28 grid).
+    """
+    x = np.asarray(pixels, dtype=np.float32).reshape(SIZE, SIZE)
+    if float(x.max()) < MIN_CONTRAST:
+        return "no ink found"
+    top, bottom, left, right = crop_to_ink(x)
+    if strokes.elongation(x[top:bottom, left:right]) < strokes.MIN_ELONGATION:
+        return "too little ink to be a digit"
+    return None

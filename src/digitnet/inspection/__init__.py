@@ -12,6 +12,7 @@ web app all show the same numbers. NumPy only; nothing in these modules draws.
     backprop     backpropagation for one example: backprop (cost, output nudges, every gradient),
                  wishes, most_nudged, weight_change_image, gradient_step
     metrics      scores from labels and predictions: accuracy, precision, recall (digitnet evaluate)
+    calibration  expected calibration error, temperature scaling, the "unsure" threshold
     plots/       pictures of all of the above (matplotlib, optional: pip install 'digitnet[plots]')
 
 Numbering, the same everywhere in digitnet: layer L is the weight layer net.layers[L], and

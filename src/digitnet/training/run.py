@@ -29,6 +29,7 @@ import numpy as np
 
 from digitnet import modelfile
 from digitnet.files import atomic_write_bytes
+from digitnet.inspection.calibration import calibrate_network
 from digitnet.network import Network
 from digitnet.training.checkpoints import (
     check_out_path, checkpoint_path, history_paths, load_checkpoint, save_checkpoint, write_history,
@@ -132,6 +133,7 @@ def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoc
         kept = f"the model at {out} is unchanged" if out.exists() else f"nothing was saved to {out}"
         raise TrainingDiverged(f"{error}; {kept}") from None
     metrics = final_metrics(net, trainer, data, validation)
+    calibrate_network(net, validation)  # temperature and "unsure" threshold, from validation data
     modelfile.save(
         net, out,
         training=config.to_dict(),

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
+from digitnet.inspection import calibration
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import contract
@@ -116,11 +117,15 @@ class Served:
         return cached
 
     def predict(self, x: np.ndarray, net: Network | None = None) -> dict[str, Any]:
-        """The prediction body for one input x (28×28 or 784 values).
+        """The prediction body for one input x (28×28 or 784 values); digit null when x holds no digit.
 
         ValueError if an edited network's activations overflow (they cannot be sent as JSON).
         """
         net = net or self.net
+        if np.size(x) == 784:
+            reason = preprocess.no_digit_reason(x) or not_a_digit(np.asarray(x))
+            if reason is not None:
+                return no_digit(reason)
         trace = inspection.activation_trace(net, x)  # [x, a₀, a₁, ..., output]
         output = trace[-1]
         probabilities = net.probabilities(trace[0].reshape(1, -1))[0]  # (classes,), sums to 1
@@ -130,14 +135,23 @@ class Served:
         if total == 0.0:  # every sigmoid output underflowed to 0: no neuron is preferred
             probabilities = np.full_like(probabilities, 1.0 / len(probabilities))
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
+        confidence = float(calibration.calibrated_probabilities(net, np.reshape(x, (1, -1)))[0, digit])
         return {
             "digit": digit,
             "label": self.class_names[digit],
-            "not_a_digit": not_a_digit(trace[0]) if trace[0].size == 784 else None,
             "probabilities": probabilities.tolist(),
             "outputs": output.tolist(),
             "activations": [a.tolist() for a in trace[1:]],
+            "confidence": confidence,
+            "unsure": confidence < calibration.unsure_below(net),
+            "note": None,
         }
+
+
+def no_digit(note: str) -> dict[str, Any]:
+    """The prediction body when there is no digit to read (blank, or a speck): digit null."""
+    return {"digit": None, "label": None, "probabilities": None, "outputs": None, "activations": None,
+            "confidence": None, "unsure": False, "note": note}
 
 
 def edited_copy(net: Network, edits: list[Edit]) -> Network:
@@ -268,6 +282,8 @@ def api_router(served: Served) -> APIRouter:
         def decode() -> tuple[np.ndarray, dict[str, Any]]:
             try:
                 return _to_mnist(data)  # (28, 28), what it did
+            except preprocess.NoDigitError as nothing:
+                return np.zeros((28, 28)), {"no_digit": nothing.note}
             except preprocess.PreprocessError as error:
                 message = one_line(error)
             # Raised afresh, outside the except: the error's traceback would keep the decoded
@@ -281,6 +297,8 @@ def api_router(served: Served) -> APIRouter:
             raise HTTPException(422, one_line(error)) from None
         except DecoderBusy as error:
             raise HTTPException(503, one_line(error), headers={"retry-after": "1"}) from None
+        if "no_digit" in info:
+            return {**no_digit(info["no_digit"]), "input": x.tolist(), "preprocessing": None}
         return {**served.predict(x), "input": x.tolist(), "preprocessing": _jsonable(info)}
 
     @router.post("/predict-edited", response_model=Prediction, responses=contract.BODY_RESPONSES,

@@ -119,28 +119,30 @@ class ErrorBody(BaseModel):
 
 
 class Prediction(BaseModel):
-    digit: int = Field(ge=0, description="index of the most active output neuron")
-    label: str = Field(description="its class name")
-    not_a_digit: str | None = Field(
-        default=None, description="why the input does not look like a digit (too little or too much ink, a "
-        "blot rather than strokes: web.digits), or null; the network answers anyway, so do not trust the digit then",
-    )
-    probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+    digit: int | None = Field(ge=0, description="index of the most active output neuron; null when there is no "
+                              "digit to read (no ink, a speck, a blot or noise: see note)")
+    label: str | None = Field(description="its class name (null with no digit)")
+    probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] | None = Field(
         description="one per class, summing to 1 (Network.probabilities: a softmax output as it is, "
-        "sigmoid outputs divided by their sum, any other output through softmax)",
+        "sigmoid outputs divided by their sum, any other output through softmax); null with no digit",
     )
-    outputs: list[float] = Field(
+    outputs: list[float] | None = Field(
         description="the output neurons' own activations; for the video's sigmoid network each in "
-        "[0, 1] and not summing to 1",
+        "[0, 1] and not summing to 1; null with no digit",
     )
-    activations: list[list[float]] = Field(
+    activations: list[list[float]] | None = Field(
         description="activations[L] holds the outputs of layer L (from 0); the last is the output layer",
     )
+    confidence: float | None = Field(None, description="the answer's calibrated probability (temperature-scaled "
+                                     "on validation data at training time; digitnet.inspection.calibration)")
+    unsure: bool = Field(False, description="confidence is below the model's unsure threshold (chosen on validation data)")
+    note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\")")
 
 
 class ImagePrediction(Prediction):
     input: Grid = Field(description="the 28×28 image the network received, after MNIST-style preprocessing")
-    preprocessing: dict[str, Any] = Field(description="what preprocessing did (digitnet.data.preprocess.to_mnist info)")
+    preprocessing: dict[str, Any] | None = Field(description="what preprocessing did (digitnet.data.preprocess.to_mnist "
+                                                 "info); null when no digit was found")
 
 
 class LayerInfo(BaseModel):

@@ -5,6 +5,7 @@
     activations  activations_figure (one digit flowing through the network)
     scores       mistakes_figure, confusion_figure, training_figure
     backprop     backprop_figure (backpropagation for one example, the video's lesson)
+    calibration  reliability_figure (confidence against accuracy: digitnet evaluate --plot)
 
 Every picture function returns a matplotlib Figure; save_figure(figure, "x.png") writes it.
 matplotlib is the optional extra `pip install 'digitnet[plots]'`, imported only when drawing.
@@ -12,6 +13,7 @@ matplotlib is the optional extra `pip install 'digitnet[plots]'`, imported only 
 
 from digitnet.inspection.plots.activations import activations_figure
 from digitnet.inspection.plots.backprop import backprop_figure
+from digitnet.inspection.plots.calibration import reliability_figure
 from digitnet.inspection.plots.canvas import (
     FORMATS,
     INSTALL_HINT,
@@ -37,6 +39,7 @@ __all__ = [
     "confusion_figure",
     "mistakes_figure",
     "neuron_figure",
+    "reliability_figure",
     "require_matplotlib",
     "save_figure",
     "training_figure",

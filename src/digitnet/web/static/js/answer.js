@@ -1,7 +1,9 @@
 // The answer panel: the network's digit (#answer) and one bar per output neuron (#bars), showing
 // the output activations or softmax probabilities of state.shown. With neuron edits, a thin mark on
-// each bar shows the unedited network (state.base). Listens to "model" (build the bars, caption
-// them) and "prediction" (fill them).
+// each bar shows the unedited network (state.base). No prediction (an empty pad, or one with no
+// digit on it: state.noDigit) reads "draw a digit"; an answer below the model's unsure threshold
+// is marked unsure (#answer-note). Listens to "model" (build the bars, caption them) and
+// "prediction" (fill them).
 import { $ } from "./dom.js";
 import { on, state } from "./state.js";
 
@@ -24,16 +26,24 @@ function buildBars() {
   $("bars-caption").textContent = output === "softmax"
     ? "Probabilities (softmax output)"
     : `Output neuron activations (${output}: each from 0 to 1)`;
+  renderBars();
 }
 
 function renderBars() {
   const shown = state.shown;
   const edited = Boolean(shown && state.edits.size && state.base);
   const answer = $("answer");
-  answer.textContent = shown ? (shown.not_a_digit ? "?" : shown.label) : "–";
-  answer.title = shown && shown.not_a_digit ? `Not a digit: ${shown.not_a_digit}` : "";
+  answer.textContent = shown ? shown.label : "draw a digit";
   answer.classList.toggle("edited", edited);
+  answer.classList.toggle("waiting", !shown);
+  answer.classList.toggle("unsure", Boolean(shown && shown.unsure));
+  const note = $("answer-note");
+  note.textContent = !shown
+    ? (state.noDigit ? `No digit here: ${state.noDigit}.` : "")
+    : (shown.unsure ? `Unsure: only ${(100 * shown.confidence).toFixed(0)}% confident, below this model's threshold (chosen on validation digits).` : "");
+  note.hidden = note.textContent === "";
   $("edit-note").hidden = !edited;
+  if (!state.model) return;
   Array.from($("bars").children).forEach((item, k) => {
     const value = shown ? shown.outputs[k] : 0;
     item.querySelector(".fill").style.width = `${(100 * Math.min(1, Math.max(0, value))).toFixed(1)}%`;

@@ -47,7 +47,19 @@ export function clearPrediction(forget = true) {
   if (forget) discardPending();
   work.padDirty = work.pixelsDirty = work.editsDirty = false;
   state.input = state.base = state.shown = null;
+  state.noDigit = null;
   emit("prediction");
+}
+
+// A blank pad or a speck is no digit (digit null and a note): the page says "draw a digit".
+function showNoDigit(result) {
+  state.noDigit = result.digit === null ? result.note : null;
+  if (state.noDigit === null) return false;
+  state.base = state.shown = null;
+  work.editsDirty = false;
+  showStatus("");
+  emit("prediction");
+  return true;
 }
 
 function pump() {
@@ -81,12 +93,14 @@ async function run() {
       if (generation !== work.generation) return;
       state.input = result.input;
       state.inputFrom = "image";
+      if (showNoDigit(result)) return;
       state.base = result;
       work.editsDirty = true;
     } else if (work.pixelsDirty) {
       work.pixelsDirty = false;
       const result = await postJSON(`${state.api}/predict`, { pixels: state.input });
       if (generation !== work.generation) return;
+      if (showNoDigit(result)) return;
       state.base = result;
       work.editsDirty = true;
     }

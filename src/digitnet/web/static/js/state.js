@@ -25,6 +25,7 @@ export const state = {
   input: null,          // the 28×28 the network received for what is on the pad
   inputFrom: null,      // "image" (server preprocessed the pad) or "pixels" (a test digit as is)
   base: null,           // prediction of the unedited network for input
+  noDigit: null,        // why the pad holds no digit ("no ink found", ...), or null
   shown: null,          // prediction shown: edited if there are edits
   edits: new Map(),     // "L:J" -> {layer, index, bias?, weight_scale?}
   selected: null,       // {layer, index, info?}: info is the /api/neuron answer once it is loaded

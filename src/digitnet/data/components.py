@@ -1,0 +1,176 @@
+"""The digit's connected pieces of ink, and the stray specks to drop.
+
+After digitnet.data.cleanup, a mask (h, w) bool marks the candidate ink. A written digit is one
+piece or a few close ones (a 5's flag, a 4 drawn in two strokes, a pen that skipped); a speck of
+dust, a dot, a stray mark elsewhere on the page is a piece far from them. Two pixels belong to the
+same piece when they touch, diagonals included (8-connectivity).
+
+- `label_components(mask)`: labels (h, w) int32, 0 = background, 1..n the pieces. Run-length
+  labelling in NumPy: each row's runs of ink; a run joins the runs of the next row that overlap
+  it or touch it diagonally (start_a ≤ end_b and start_b ≤ end_a, ends inclusive); the pieces
+  are the connected groups of runs, found by pointer jumping (every run points to the smallest
+  run it is joined to, and follows pointers until nothing changes).
+- `component_table(labels, n, weight)`: per piece its mass Σ weight, bounding box, area, and
+  whether it touches the picture's edge.
+- `select_digit(labels, table)`: which pieces are the digit. Pieces touching the edge (a table,
+  a shadow, the sheet's edge) are left out when a stroke-like piece inside (not a blot: see
+  Components.stroke_like) carries at least EDGE_RIVAL of their mass; the heaviest remaining piece is the digit's core; a piece joins it while its box
+  lies within NEAR × (the digit box's longer side) of the digit box and its mass is at least
+  MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
+  (the fragments of a broken stroke); pieces under TINY of the core's mass never join. The
+  search repeats while the digit's box grows. Everything else is a stray mark.
+- `dilate(mask, radius)`: grows a mask by radius px (a square), to keep a digit's grey edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "Components", "component_table", "dilate",
+           "label_components", "select_digit"]
+
+NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
+MIN_PART = 0.03  # ... when it carries at least this share of the core piece's mass
+TINY = 0.003  # lighter pieces never count (grain that passed the threshold)
+INSIDE = 0.08  # fragments inside the digit's box grown by this (× its longer side) always belong
+EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass
+STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
+
+
+def label_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
+    """The 8-connected pieces of mask (h, w): labels (h, w) int32 (0 background, 1..n), n."""
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)  # (h, w + 1): +1 where a run starts, −1 after it ends
+    rows, starts = np.nonzero(step == 1)  # row-major: runs in reading order
+    _, ends = np.nonzero(step == -1)
+    ends = ends - 1  # inclusive
+    n = rows.size
+    labels = np.zeros((height, width), dtype=np.int32)
+    if n == 0:
+        return labels, 0
+    # Runs of row r + 1 joined to run a of row r: a contiguous range in reading order.
+    stride = width + 2
+    start_keys, end_keys = rows * stride + starts, rows * stride + ends
+    first = np.searchsorted(end_keys, (rows + 1) * stride + starts - 1, side="left")
+    last = np.searchsorted(start_keys, (rows + 1) * stride + ends + 1, side="right")
+    count = np.maximum(last - first, 0)
+    a = np.repeat(np.arange(n), count)
+    b = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
+    parent = np.arange(n)
+    while True:
+        low = np.minimum(parent[a], parent[b])
+        hooked = parent.copy()
+        np.minimum.at(hooked, parent[a], low)
+        np.minimum.at(hooked, parent[b], low)
+        while True:  # pointer jumping: every run to its group's smallest run
+            jumped = hooked[hooked]
+            if np.array_equal(jumped, hooked):
+                break
+            hooked = jumped
+        if np.array_equal(hooked, parent):
+            break
+        parent = hooked
+    _, group = np.unique(parent, return_inverse=True)  # 0..n_groups - 1 per run
+    lengths = ends - starts + 1
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    labels[np.repeat(rows, lengths), np.repeat(starts, lengths) + offsets] = np.repeat(group + 1, lengths)
+    return labels, int(group.max()) + 1
+
+
+@dataclass(frozen=True)
+class Components:
+    """Per piece k = 0..n-1 (label k + 1): mass Σ weight, box (top, left, bottom, right) with
+    bottom and right exclusive, and whether it touches the picture's edge."""
+
+    mass: NDArray[np.float64]  # (n,)
+    box: NDArray[np.int64]  # (n, 4)
+    at_edge: NDArray[np.bool_]  # (n,)
+    area: NDArray[np.int64]  # (n,) pixels
+
+    def stroke_like(self) -> NDArray[np.bool_]:
+        """Pieces drawn as strokes, not blots: side² / area ≥ STROKE_LIKE (a stroke of width w
+        and box side S covers about S·w pixels, so this is about S / w; a filled disc gives 1.3)."""
+        side = np.maximum(self.box[:, 2] - self.box[:, 0], self.box[:, 3] - self.box[:, 1])
+        return side.astype(np.float64) ** 2 >= STROKE_LIKE * np.maximum(self.area, 1)
+
+
+def component_table(labels: NDArray[np.int32], n: int, weight: NDArray) -> Components:
+    """Mass, bounding box and edge contact of each of the n pieces in labels (h, w)."""
+    height, width = labels.shape
+    rows, cols = np.nonzero(labels)
+    k = labels[rows, cols] - 1
+    mass = np.bincount(k, weights=weight[rows, cols], minlength=n)
+    box = np.empty((n, 4), dtype=np.int64)
+    box[:, 0] = height
+    box[:, 1] = width
+    box[:, 2:] = 0
+    np.minimum.at(box[:, 0], k, rows)
+    np.minimum.at(box[:, 1], k, cols)
+    np.maximum.at(box[:, 2], k, rows + 1)
+    np.maximum.at(box[:, 3], k, cols + 1)
+    at_edge = (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == height) | (box[:, 3] == width)
+    return Components(mass, box, at_edge, np.bincount(k, minlength=n))
+
+
+def _gap(box: NDArray, other: NDArray) -> float:
+    """The distance between two boxes (0 if they overlap): the larger of the row and column gaps."""
+    row_gap = max(other[0] - box[2], box[0] - other[2], 0)
+    col_gap = max(other[1] - box[3], box[1] - other[3], 0)
+    return float(max(row_gap, col_gap))
+
+
+def select_digit(table: Components) -> NDArray[np.bool_]:
+    """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring)."""
+    n = table.mass.size
+    candidate = np.ones(n, dtype=bool)
+    inner = ~table.at_edge
+    rivals = inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
+    if table.at_edge.any() and rivals.any():
+        if table.mass[rivals].max() >= EDGE_RIVAL * table.mass[table.at_edge].max():
+            candidate = inner
+    core = int(np.argmax(np.where(candidate, table.mass, -1.0)))
+    keep = np.zeros(n, dtype=bool)
+    keep[core] = True
+    digit_box = table.box[core].copy()
+    changed = True
+    while changed:
+        changed = False
+        side = max(digit_box[2] - digit_box[0], digit_box[3] - digit_box[1])
+        for k in np.flatnonzero(candidate & ~keep & (table.mass >= TINY * table.mass[core])):
+            gap = _gap(table.box[k], digit_box)
+            near = gap <= NEAR * side and table.mass[k] >= MIN_PART * table.mass[core]
+            inside = gap <= INSIDE * side and _within(table.box[k], digit_box, INSIDE * side)
+            if near or inside:
+                keep[k] = changed = True
+                digit_box = np.concatenate([np.minimum(digit_box[:2], table.box[k][:2]),
+                                            np.maximum(digit_box[2:], table.box[k][2:])])
+    return keep
+
+
+def _within(box: NDArray, outer: NDArray, margin: float) -> bool:
+    return bool(box[0] >= outer[0] - margin and box[1] >= outer[1] - margin
+                and box[2] <= outer[2] + margin and box[3] <= outer[3] + margin)
+
+
+def dilate(mask: NDArray[np.bool_], radius: int) -> NDArray[np.bool_]:
+    """mask grown by radius px in every direction (a (2r + 1)² square): (h, w) -> (h, w)."""
+    if radius <= 0:
+        return mask
+    out = mask.copy()
+    for axis in (0, 1):  # a square is a row then a column: separable
+        grown = out.copy()
+        for shift in range(1, radius + 1):
+            if shift >= out.shape[axis]:
+                break
+            ahead = [slice(None)] * 2
+            behind = [slice(None)] * 2
+            ahead[axis], behind[axis] = slice(shift, None), slice(None, -shift)
+            grown[tuple(ahead)] |= out[tuple(behind)]
+            grown[tuple(behind)] |= out[tuple(ahead)]
+        out = grown
+    return out

@@ -1,0 +1,303 @@
+"""The cleaning steps one by one, each on a picture crafted to show its effect.
+
+digitnet.data.cleanup (background, lighting, denoise, noise level, threshold, floor),
+digitnet.data.components (labelling, choosing the digit's pieces, dilation) and
+digitnet.data.strokes (width, elongation, erosion and dilation, normalising the width).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from digitnet.data import cleanup, components, strokes
+
+
+def bar(height=60, width=60, rows=(10, 50), cols=(27, 33), value=1.0):
+    """A vertical stroke: value inside rows × cols, 0 elsewhere; (height, width) float32."""
+    image = np.zeros((height, width), dtype=np.float32)
+    image[rows[0]:rows[1], cols[0]:cols[1]] = value
+    return image
+
+
+def disc(size=60, centre=(30, 30), radius=8):
+    rr, cc = np.mgrid[:size, :size]
+    return ((rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius ** 2).astype(np.float32)
+
+
+def on_paper(ink, paper=0.9, pen=0.1):
+    """Grey picture (h, w, 1): paper brightness where ink is 0, pen where it is 1."""
+    return (paper + ink * (pen - paper))[..., None].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- background
+
+
+def test_border_background_is_the_paper_not_the_ink():
+    picture = on_paper(bar(), paper=0.8)
+    assert cleanup.border_background(picture) == pytest.approx([0.8])
+    colour = np.concatenate([picture, picture * 0.5, picture * 0.25], axis=-1)  # (h, w, 3)
+    assert cleanup.border_background(colour) == pytest.approx([0.8, 0.4, 0.2])
+
+
+def lit_page(depth=0.5, size=(200, 240)):
+    """Paper lit from the left: brightness 0.95 at the left edge down to 0.95·(1 − depth); a dark
+    stroke in the middle. Returns the picture (h, w, 1) and the illumination (h, w)."""
+    height, width = size
+    light = np.tile(np.linspace(1.0, 1.0 - depth, width, dtype=np.float32), (height, 1))
+    ink = bar(height, width, rows=(50, 150), cols=(110, 118))
+    picture = on_paper(ink, paper=0.95, pen=0.1)[..., 0] * light
+    return picture[..., None], 0.95 * light
+
+
+def test_lighting_background_follows_the_light_and_ignores_the_stroke():
+    picture, paper = lit_page()
+    surface = cleanup.lighting_background(picture, dark_ink=True)[..., 0]  # (h, w)
+    assert np.abs(surface - paper).max() < 0.03  # the stroke (0.1) did not pull it down
+    flat_error = np.abs(cleanup.border_background(picture)[0] - paper).max()
+    assert flat_error > 0.15  # what one border colour gets wrong
+
+
+def test_estimate_background_uses_the_surface_only_under_uneven_light():
+    picture, _ = lit_page(depth=0.5)
+    background, uneven = cleanup.estimate_background(picture, dark_ink=True)
+    assert uneven and background.shape == picture.shape
+    even_picture, _ = lit_page(depth=0.0)
+    background, uneven = cleanup.estimate_background(even_picture, dark_ink=True)
+    assert not uneven and background.shape == (1,)
+    small = even_picture[:40, :40]  # a small picture is never taken for a photo
+    assert cleanup.estimate_background(small, dark_ink=True)[1] is False
+
+
+def test_uneven_light_no_longer_makes_the_dark_side_ink():
+    picture, _ = lit_page(depth=0.6)
+    flat_ink = cleanup.ink_from_background(picture, cleanup.border_background(picture))
+    background, _ = cleanup.estimate_background(picture, dark_ink=True)
+    ink = cleanup.ink_from_background(picture, background)
+    paper_side = (slice(0, 40), slice(200, 240))  # the dark right edge, no stroke
+    assert flat_ink[paper_side].mean() > 0.2  # as ink as a faint pencil line
+    assert ink[paper_side].max() < 0.05
+    assert ink[100, 114] > 0.5  # the stroke is still ink
+
+
+def test_ink_is_the_distance_to_the_background_colour():
+    picture = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]], dtype=np.float32)  # (1, 3, 3)
+    ink = cleanup.ink_from_background(picture, np.array([1.0, 1.0, 1.0], np.float32))
+    np.testing.assert_allclose(ink, [[0.0, 1.0, np.sqrt(2 / 3)]], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- noise and threshold
+
+
+def noisy_page(sigma=0.06, seed=0):
+    rng = np.random.default_rng(seed)
+    clean = on_paper(bar(120, 120, rows=(20, 100), cols=(56, 64)), paper=0.9, pen=0.1)
+    return clean, np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1).astype(np.float32)
+
+
+def test_denoise_averages_grain_away_and_keeps_the_stroke():
+    clean, noisy = noisy_page()
+    background = cleanup.border_background(noisy)
+    raw = cleanup.ink_from_background(noisy, background)
+    smooth = cleanup.denoise(noisy, background)
+    paper = (slice(0, 15), slice(None))
+    # A σ = 1 px Gaussian leaves 1 / (2√π σ) ≈ 0.28 of white noise's spread (plus 8-bit rounding).
+    assert smooth[paper].mean() < 0.45 * raw[paper].mean()
+    assert smooth[60, 58:62].mean() > 0.7  # an 8 px stroke keeps its height (0.8)
+
+
+def test_noise_level_of_clean_and_grainy_paper():
+    clean, noisy = noisy_page(sigma=0.06)
+    background = cleanup.border_background(clean)
+    assert cleanup.noise_level(cleanup.ink_from_background(clean, background)) == 0.0
+    level = cleanup.noise_level(cleanup.ink_from_background(noisy, background))
+    assert 0.6 * 0.06 * 0.67 < level < 1.5 * 0.06 * 0.67  # median |N(0, σ)| = 0.674σ
+
+
+def test_otsu_threshold_splits_two_groups():
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0.1, 0.03, 5000), rng.normal(0.8, 0.05, 500)]).astype(np.float32)
+    assert 0.2 < cleanup.otsu_threshold(values) < 0.65
+    assert cleanup.otsu_threshold(np.full(10, 0.3, np.float32)) == pytest.approx(0.3)
+
+
+def test_threshold_stays_clear_of_the_noise():
+    _, noisy = noisy_page(sigma=0.06)
+    background = cleanup.border_background(noisy)
+    smooth = cleanup.denoise(noisy, background)
+    noise = cleanup.noise_level(smooth)
+    threshold = cleanup.ink_threshold(smooth, noise)
+    assert threshold >= cleanup.NOISE_MARGIN * noise
+    mask = smooth >= threshold
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    assert rows[0] >= 17 and rows[-1] <= 102 and cols[0] >= 53 and cols[-1] <= 66  # the bar, not the grain
+
+
+def test_subtract_floor_lifts_the_veil():
+    ink = np.array([0.0, 0.05, 0.1, 0.55, 1.0], np.float32)
+    np.testing.assert_allclose(cleanup.subtract_floor(ink, 0.1), [0, 0, 0, 0.5, 1.0], atol=1e-6)
+    assert cleanup.subtract_floor(ink, 0.0) is ink
+
+
+# --------------------------------------------------------------------------- components
+
+
+def flood_labels(mask: np.ndarray) -> list[set[tuple[int, int]]]:
+    """The 8-connected pieces of mask by breadth-first search: the slow, obvious way."""
+    seen = np.zeros_like(mask, dtype=bool)
+    pieces = []
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        piece, queue = set(), deque([start])
+        seen[start] = True
+        while queue:
+            r, c = queue.popleft()
+            piece.add((r, c))
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    q = (r + dr, c + dc)
+                    if 0 <= q[0] < mask.shape[0] and 0 <= q[1] < mask.shape[1] and mask[q] and not seen[q]:
+                        seen[q] = True
+                        queue.append(q)
+        pieces.append(piece)
+    return pieces
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24))))
+def test_labels_are_the_8_connected_pieces(mask):
+    labels, count = components.label_components(mask)
+    expected = flood_labels(mask)
+    assert count == len(expected)
+    assert (labels > 0).sum() == mask.sum() and not labels[~mask].any()
+    got = [set(zip(*np.nonzero(labels == k))) for k in range(1, count + 1)]
+    assert sorted(map(sorted, got)) == sorted(map(sorted, expected))
+
+
+def test_labels_join_diagonals_and_u_shapes():
+    mask = np.array([
+        [1, 0, 0, 1, 0, 1],
+        [0, 1, 0, 1, 0, 1],
+        [0, 0, 0, 1, 1, 1],
+        [1, 1, 0, 0, 0, 0],
+    ], dtype=bool)
+    labels, count = components.label_components(mask)
+    assert count == 3  # the diagonal pair, the U, the bottom-left pair
+    assert labels[0, 0] == labels[1, 1] != labels[0, 3]
+    assert labels[0, 3] == labels[0, 5] == labels[2, 4]
+
+
+def pieces_of(image):
+    labels, count = components.label_components(image > 0.5)
+    return labels, components.component_table(labels, count, image)
+
+
+def test_a_far_speck_is_dropped_and_the_digit_kept():
+    image = bar(100, 100, rows=(20, 80), cols=(45, 52))
+    image[90:93, 5:8] = 1  # a speck in the corner
+    labels, table = pieces_of(image)
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and table.mass[keep][0] == image[20:80, 45:52].sum()
+
+
+def test_a_digits_separate_stroke_stays():
+    image = bar(100, 100, rows=(30, 80), cols=(40, 46))  # a 5's body ...
+    image[22:26, 40:70] = 1  # ... and its flag, not touching
+    image[95:98, 95:98] = 1  # and dust
+    _, table = pieces_of(image)
+    keep = components.select_digit(table)
+    assert keep.sum() == 2
+
+
+def test_fragments_of_a_broken_stroke_stay():
+    image = bar(100, 100, rows=(20, 80), cols=(45, 51))
+    image[50:52, :] = 0  # the pen skipped twice
+    image[30:31, :] = 0
+    _, table = pieces_of(image)
+    assert components.select_digit(table).sum() == 3
+
+
+def test_a_shadow_at_the_edge_loses_to_the_digit_inside():
+    image = bar(120, 120, rows=(30, 90), cols=(55, 62))
+    image[:, :18] = 1  # a dark band along the left edge: the table beside the sheet
+    _, table = pieces_of(image)
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and not table.at_edge[keep][0]
+
+
+def test_a_blot_inside_does_not_outweigh_a_digit_cut_by_the_edge():
+    image = bar(100, 100, rows=(0, 70), cols=(45, 52))  # a tight crop: the digit touches the top
+    image[85:92, 80:87] = 1  # an ink blot inside, 7x7: a tenth of the digit's mass
+    _, table = pieces_of(image)
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and table.at_edge[keep][0]
+    assert list(table.stroke_like()) == [True, False]
+
+
+def test_dilate_grows_by_the_radius():
+    mask = np.zeros((9, 9), bool)
+    mask[4, 4] = True
+    grown = components.dilate(mask, 2)
+    assert grown.sum() == 25 and grown[2:7, 2:7].all()
+    assert components.dilate(mask, 0) is mask
+
+
+# --------------------------------------------------------------------------- strokes
+
+
+def test_stroke_width_of_a_bar_and_a_disc():
+    assert strokes.stroke_width(bar(100, 100, rows=(10, 90), cols=(45, 51))) == pytest.approx(6, rel=0.1)
+    assert strokes.stroke_width(disc(80, (40, 40), 20)) == pytest.approx(20, rel=0.1)  # a disc: d / 2
+    assert strokes.stroke_width(np.zeros((5, 5), np.float32)) == 0.0
+
+
+def test_elongation_tells_a_dot_from_a_stroke():
+    assert strokes.elongation(disc(60, (30, 30), 12)) < strokes.MIN_ELONGATION
+    assert strokes.elongation(bar(100, 100, rows=(10, 90), cols=(45, 53))) > 8
+    assert strokes.elongation(np.zeros((4, 4), np.float32)) == 0.0
+
+
+def test_erode_and_dilate_change_a_stroke_by_two_pixels():
+    image = bar(60, 60, rows=(10, 50), cols=(26, 34))  # 8 px wide
+    assert (strokes.erode(image)[30] > 0).sum() == 6
+    assert (strokes.dilate_grey(image)[30] > 0).sum() == 10
+    assert (strokes.erode(image, cross=True)[30] > 0).sum() == 6
+
+
+def upright_bar(mnist_px: float) -> np.ndarray:
+    """A full-height stroke mnist_px MNIST pixels wide, at the scale normalising works at."""
+    side = strokes.BOX * strokes.UPSCALE
+    half = round(mnist_px * strokes.UPSCALE / 2)
+    return bar(side, side, rows=(0, side), cols=(side // 2 - half, side // 2 + half))
+
+
+def test_normalise_thins_a_marker_and_thickens_a_hairline():
+    out, before, after = strokes.normalise_stroke_width(upright_bar(7))
+    # A stroke's ends count in its outline, so a full-height bar measures thinner than it is.
+    assert before > strokes.WIDTH_HIGH and after <= strokes.TARGET_HIGH
+    assert after > strokes.TARGET_HIGH - 0.6  # one step past the target at most
+    assert strokes.stroke_width(out) / strokes.UPSCALE == pytest.approx(after)
+    out, before, after = strokes.normalise_stroke_width(upright_bar(0.5))
+    assert before < strokes.WIDTH_LOW and strokes.TARGET_LOW <= after < strokes.TARGET_LOW + 0.6
+
+
+def test_thinning_a_grainy_marker_keeps_its_inside_even():
+    rng = np.random.default_rng(0)
+    grainy = upright_bar(8) * rng.uniform(0.6, 1.0, (strokes.BOX * strokes.UPSCALE,) * 2).astype(np.float32)
+    out, _, _ = strokes.normalise_stroke_width(grainy)
+    middle = out[20:-20, out.shape[1] // 2 - 4:out.shape[1] // 2 + 4]  # the inside of the thinned stroke
+    assert middle.min() > 0.9  # not the darkest grain spread by the minimum filter (0.6)
+    assert strokes.saturate(np.zeros((3, 3), np.float32)).max() == 0.0
+
+
+def test_normalise_leaves_an_mnist_width_alone():
+    usual = upright_bar(2.5)
+    out, before, after = strokes.normalise_stroke_width(usual)
+    assert out is usual and before == after
+    assert strokes.WIDTH_LOW < before < strokes.WIDTH_HIGH
