@@ -123,7 +123,7 @@ class Served:
         """
         net = net or self.net
         if np.size(x) == 784:
-            reason = preprocess.no_digit_reason(x) or not_a_digit(np.asarray(x))
+            reason = not_a_digit(np.asarray(x)) or preprocess.no_digit_reason(x)
             if reason is not None:
                 return no_digit(reason)
         trace = inspection.activation_trace(net, x)  # [x, a₀, a₁, ..., output]
