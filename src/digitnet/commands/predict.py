@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from digitnet.modelfile import load
+    from digitnet.data.prepare import prepare_for
     from digitnet.data.preprocess import PreprocessError, to_mnist
 
     if args.top < 1:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for file in files:
         try:
-            seen = to_mnist(file)  # (28, 28)
+            seen = prepare_for(net, to_mnist(file))  # (28, 28), then the model's own steps (deskew)
         except (PreprocessError, OSError) as error:
             failures += 1
             results.append({"file": str(file), "error": " ".join(str(error).split())})

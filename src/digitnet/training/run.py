@@ -55,6 +55,8 @@ def run_training(
     convention); the weights best on them are kept. Returns the trained network and metrics.
     """
     from digitnet.data import split_validation
+    from digitnet.data.deskew import deskew
+    from digitnet.data.prepare import preprocessing_document
 
     out = check_out_path(out)
     checkpoint = checkpoint_path(out)
@@ -65,11 +67,15 @@ def run_training(
         )
     if config.validation_size >= len(data.x_train):
         raise ValueError(f"validation_size must be smaller than the {len(data.x_train)} training images; got {config.validation_size}")
+    x_train, x_test = data.x_train, data.x_test
+    if config.deskew:  # the model's own preprocessing: every image it trains or is tested on
+        x_train, x_test = deskew(x_train), deskew(x_test)
     if config.validation_size:
-        x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train, size=config.validation_size)
+        x_train, y_train, x_val, y_val = split_validation(x_train, data.y_train, size=config.validation_size)
         validation = (x_val, y_val)
     else:
-        x_train, y_train, validation = data.x_train, data.y_train, None
+        y_train, validation = data.y_train, None
+    test = (x_test, data.y_test)
 
     net = config.make_network()
     resumed_from = 0
@@ -87,7 +93,7 @@ def run_training(
         else:
             say(f"No checkpoint at {checkpoint}: starting from the beginning.")
     net.metadata = {}
-    trainer = Trainer(net, config, x_train, y_train, validation=validation, test=(data.x_test, data.y_test))
+    trainer = Trainer(net, config, x_train, y_train, validation=validation, test=test)
     saved_epoch = None  # the epoch of the checkpoint this run has on disk, if any
     if saved is not None:
         trainer.restore_state(*saved)
@@ -116,9 +122,10 @@ def run_training(
 
     if validation is not None:
         trainer.restore_best()
-    metrics = final_metrics(net, trainer, data, validation)
+    metrics = final_metrics(net, trainer, test, validation)
     modelfile.save(
         net, out,
+        preprocessing=preprocessing_document(deskew=config.deskew),
         training=config.to_dict(),
         metrics=metrics,
         dataset=data.name,
@@ -130,9 +137,10 @@ def run_training(
     return RunResult(net, trainer, out, resumed_from, metrics)
 
 
-def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str, float]:
+def final_metrics(net: Network, trainer: Trainer, test, validation) -> dict[str, float]:
+    """test, validation: (x, labels) pairs, already as the model reads them (prepared)."""
     metrics = {
-        "test_accuracy": float(np.mean(net.predict(data.x_test) == data.y_test)),
+        "test_accuracy": float(np.mean(net.predict(test[0]) == test[1])),
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "train_seconds": float(sum(trainer.history.seconds)),
@@ -143,8 +151,13 @@ def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str,
 
 
 def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str = "the model"):
-    """The dataset net was trained on (or `name`), checked to fit its inputs and outputs."""
+    """The dataset net was trained on (or `name`), checked to fit its inputs and outputs, with
+    the model's own preprocessing (digitnet.data.prepare: deskewing) applied to its images:
+    the digits as the model reads them, for evaluate, inspect and show alike."""
+    from dataclasses import replace
+
     from digitnet.data import load as load_dataset
+    from digitnet.data.prepare import model_steps, prepare_for
 
     name = name or net.metadata.get("dataset", "mnist")
     data = load_dataset(name, data_dir=data_dir)
@@ -153,6 +166,8 @@ def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str
             f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
             f"{name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
         )
+    if model_steps(net.metadata):
+        data = replace(data, x_train=prepare_for(net, data.x_train), x_test=prepare_for(net, data.x_test))
     return data
 
 

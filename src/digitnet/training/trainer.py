@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
-from digitnet.data.augment import random_shift
+from digitnet.data.augment import augment
 from digitnet.checks import check_inputs, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network
@@ -133,7 +133,9 @@ class Trainer:
         n = len(self.x)
         order = self.rng.permutation(n)
         report_every = max(1, math.ceil(n / config.batch_size) // 100)
-        x = random_shift(self.x, self.rng) if config.augment == "shift" else self.x
+        augment_start = time.perf_counter()
+        x = augment(self.x, config.augment, self.rng)  # fresh images each epoch (self.x itself without)
+        augment_seconds = time.perf_counter() - augment_start
         plan = self._plan()
         # Overflow inside a step is not an error of its own: a diverging run is reported once,
         # as TrainingDiverged, by the finiteness check after the loop.
@@ -148,6 +150,8 @@ class Trainer:
         }
         self._check_finite(record["loss"])
         record["seconds"] = time.perf_counter() - start
+        if config.augment:
+            record["augment_seconds"] = augment_seconds  # part of seconds
         if self.validation is not None:
             x_val, labels_val, targets_val = self.validation
             output = net.forward(x_val)

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
+from digitnet.data.prepare import prepare_for
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web.limits import IMAGE_LIMIT, JSON_LIMIT, BodyLimitMiddleware
@@ -125,15 +126,19 @@ class Served:
         return cached
 
     def predict(self, x: np.ndarray, net: Network | None = None) -> dict[str, Any]:
-        """The prediction body for one input x (28×28 or 784 values)."""
-        trace = inspection.activation_trace(net or self.net, x)  # [x, a₀, a₁, ..., output]
+        """The prediction body for one input x (28×28 or 784 values), read through the model's
+        own preprocessing (deskewing, if its file records it), as in training."""
+        seen = prepare_for(self.net, np.asarray(x, dtype=np.float32))  # edits never change the preprocessing
+        trace = inspection.activation_trace(net or self.net, seen)  # [x, a₀, a₁, ..., output]
         output = trace[-1]
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
+        side = inspection.image_side(self.net)
         return {
             "digit": digit,
             "label": self.class_names[digit],
             "probabilities": output.tolist(),
             "activations": [a.tolist() for a in trace[1:]],
+            "seen": trace[0].reshape(side, side).tolist(),
         }
 
 

@@ -85,6 +85,10 @@ class Prediction(BaseModel):
     activations: list[list[float]] = Field(
         description="activations[L] holds the outputs of layer L (from 0); the last is the output layer",
     )
+    seen: Grid = Field(
+        description="the 28×28 image the network read: the input after the model's own preprocessing "
+        "(deskewed when its model file records deskew; otherwise the input itself)",
+    )
 
 
 class ImagePrediction(Prediction):
