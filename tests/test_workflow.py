@@ -132,6 +132,10 @@ def test_no_flags_gives_the_3b1b_preset():
     (["--seed", "42"], {"seed": 42}),
     (["--dataset", "fashion-mnist"], {"dataset": "fashion-mnist"}),
     (["--augment", "shift"], {"augment": "shift"}),
+    (["--augment", "elastic+thickness"], {"augment": "elastic+thickness"}),
+    (["--augment", "none"], {"augment": None}),
+    (["--deskew"], {"deskew": True}),
+    (["--no-deskew"], {"deskew": False}),
 ])
 @pytest.mark.parametrize("preset", ["3b1b", "modern", "best"])
 def test_each_flag_overrides_its_setting_in_every_preset(preset, flags, changed):
@@ -176,9 +180,9 @@ def test_toml_spellings(tmp_path, line, field, value):
     assert getattr(config_for("--config", write_toml(tmp_path, line)), field) == value
 
 
-@pytest.mark.parametrize("value, expected", [("shift", "shift"), ("none", None)])
+@pytest.mark.parametrize("value, expected", [("shift", "shift"), ("affine+elastic", "affine+elastic"), ("none", None)])
 def test_toml_augment_takes_the_flags_values(tmp_path, value, expected):
-    """--augment takes shift or none; TOML has no null, so "none" must turn augmentation off there too."""
+    """--augment takes names joined by + or none; TOML has no null, so "none" must turn augmentation off there too."""
     assert config_for("--config", write_toml(tmp_path, f'augment = "{value}"\n')).augment == expected
     assert config_for("--augment", value).augment == expected
 
