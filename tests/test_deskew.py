@@ -124,3 +124,27 @@ def test_prepare_for_applies_what_the_model_records_and_nothing_else():
 def test_a_bad_deskew_entry_is_refused():
     with pytest.raises(ValueError, match=r"the model's preprocessing 'deskew' must be true or false; got 'yes'"):
         prepare_for({"preprocessing": {"deskew": "yes"}}, np.zeros(784))
+
+
+def test_training_with_deskew_deskews_every_set_and_records_it():
+    from digitnet import TrainConfig, Trainer, evaluate
+
+    rng = np.random.default_rng(0)
+    x = np.stack([slanted_bar(s).reshape(784) for s in rng.uniform(-0.6, 0.6, 60)])  # (60, 784)
+    y = rng.integers(0, 10, 60)
+    net = Network([784, 8, 10], seed=0)
+    config = TrainConfig(sizes=[784, 8, 10], epochs=1, batch_size=10, deskew=True)
+    trainer = Trainer(net, config, x, y, validation=(x[:20], y[:20]), test=(x[20:], y[20:]))
+    np.testing.assert_array_equal(trainer.x, deskew(x))
+    np.testing.assert_array_equal(trainer.validation[0], deskew(x[:20]))
+    np.testing.assert_array_equal(trainer.test[0], deskew(x[20:]))
+    assert net.metadata["preprocessing"]["deskew"] is True
+    trainer.run()
+    assert evaluate(net, x, y) == float(np.mean(net.predict(deskew(x)) == y))
+
+
+def test_deskew_needs_28x28_inputs():
+    from digitnet import TrainConfig, Trainer
+
+    with pytest.raises(ValueError, match=r"deskew=True stands 28x28 digits upright; the network takes 10 inputs"):
+        Trainer(Network([10, 3]), TrainConfig(sizes=[10, 3], deskew=True), np.zeros((4, 10)), np.zeros(4, dtype=int))

@@ -55,7 +55,6 @@ def run_training(
     convention); the weights best on them are kept. Returns the trained network and metrics.
     """
     from digitnet.data import split_validation
-    from digitnet.data.deskew import deskew
     from digitnet.data.prepare import preprocessing_document
 
     out = check_out_path(out)
@@ -67,15 +66,11 @@ def run_training(
         )
     if config.validation_size >= len(data.x_train):
         raise ValueError(f"validation_size must be smaller than the {len(data.x_train)} training images; got {config.validation_size}")
-    x_train, x_test = data.x_train, data.x_test
-    if config.deskew:  # the model's own preprocessing: every image it trains or is tested on
-        x_train, x_test = deskew(x_train), deskew(x_test)
     if config.validation_size:
-        x_train, y_train, x_val, y_val = split_validation(x_train, data.y_train, size=config.validation_size)
+        x_train, y_train, x_val, y_val = split_validation(data.x_train, data.y_train, size=config.validation_size)
         validation = (x_val, y_val)
     else:
-        y_train, validation = data.y_train, None
-    test = (x_test, data.y_test)
+        x_train, y_train, validation = data.x_train, data.y_train, None
 
     net = config.make_network()
     resumed_from = 0
@@ -93,7 +88,7 @@ def run_training(
         else:
             say(f"No checkpoint at {checkpoint}: starting from the beginning.")
     net.metadata = {}
-    trainer = Trainer(net, config, x_train, y_train, validation=validation, test=test)
+    trainer = Trainer(net, config, x_train, y_train, validation=validation, test=(data.x_test, data.y_test))
     saved_epoch = None  # the epoch of the checkpoint this run has on disk, if any
     if saved is not None:
         trainer.restore_state(*saved)
@@ -122,7 +117,7 @@ def run_training(
 
     if validation is not None:
         trainer.restore_best()
-    metrics = final_metrics(net, trainer, test, validation)
+    metrics = final_metrics(net, trainer)
     modelfile.save(
         net, out,
         preprocessing=preprocessing_document(deskew=config.deskew),
@@ -137,16 +132,19 @@ def run_training(
     return RunResult(net, trainer, out, resumed_from, metrics)
 
 
-def final_metrics(net: Network, trainer: Trainer, test, validation) -> dict[str, float]:
-    """test, validation: (x, labels) pairs, already as the model reads them (prepared)."""
+def final_metrics(net: Network, trainer: Trainer) -> dict[str, float]:
+    """Accuracies on the trainer's test and validation sets (as the model reads them: deskewed
+    if it deskews), epochs and training seconds."""
+    x_test, labels_test, _ = trainer.test
     metrics = {
-        "test_accuracy": float(np.mean(net.predict(test[0]) == test[1])),
+        "test_accuracy": float(np.mean(net.predict(x_test) == labels_test)),
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "train_seconds": float(sum(trainer.history.seconds)),
     }
-    if validation is not None:
-        metrics["val_accuracy"] = float(np.mean(net.predict(validation[0]) == validation[1]))
+    if trainer.validation is not None:
+        x_val, labels_val, _ = trainer.validation
+        metrics["val_accuracy"] = float(np.mean(net.predict(x_val) == labels_val))
     return metrics
 
 

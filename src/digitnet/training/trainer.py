@@ -22,6 +22,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
 from digitnet.data.augment import augment
+from digitnet.data.deskew import deskew
+from digitnet.data.prepare import prepare_for, preprocessing_document
 from digitnet.checks import check_inputs, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network
@@ -62,9 +64,11 @@ class Trainer:
             raise ValueError(f"config.sizes {config.sizes} do not match the network's sizes {net.sizes}")
         if config.augment and net.num_inputs != 784:
             raise ValueError(f"augment={config.augment!r} moves 28x28 images; the network takes {net.num_inputs} inputs")
+        if config.deskew and net.num_inputs != 784:
+            raise ValueError(f"deskew=True stands 28x28 digits upright; the network takes {net.num_inputs} inputs")
         self.net, self.config = net, config
         self.cost = get_loss(config.loss, net.output_activation)
-        self.x = check_inputs(x, net.num_inputs, net.dtype, "x")
+        self.x = self._prepare(check_inputs(x, net.num_inputs, net.dtype, "x"))
         self.y_targets = check_targets(y, len(self.x), net.num_outputs, net.dtype, "y")
         self.y_labels = self.y_targets.argmax(axis=1)
         if optimizer is not None and not isinstance(optimizer, Optimizer):
@@ -74,6 +78,8 @@ class Trainer:
         self.keep_learning_rate = optimizer is not None and config.schedule == "constant"
         self.validation = self._check_pair(validation, "validation")
         self.test = self._check_pair(test, "test")
+        if config.deskew:  # the model's own preprocessing, recorded for whoever reads it later
+            net.metadata = {**net.metadata, "preprocessing": preprocessing_document(deskew=True)}
         self.rng = make_rng(config.seed)
         self.epoch = 0  # epochs completed
         self.history = History()
@@ -90,9 +96,13 @@ class Trainer:
             x, y = pair
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a pair (x, labels); got {type(pair).__name__}") from None
-        x = check_inputs(x, self.net.num_inputs, self.net.dtype, f"{name} x")
+        x = self._prepare(check_inputs(x, self.net.num_inputs, self.net.dtype, f"{name} x"))
         targets = check_targets(np.asarray(y), len(x), self.net.num_outputs, self.net.dtype, f"{name} y")
         return x, targets.argmax(axis=1), targets
+
+    def _prepare(self, x: NDArray) -> NDArray:
+        """x as the model will read it: deskewed when config.deskew (a new array; x untouched)."""
+        return deskew(x).astype(self.net.dtype, copy=False) if self.config.deskew else x
 
     @property
     def epochs(self) -> int:
@@ -254,8 +264,11 @@ def train(
     x: (n, sizes[0]) floats in [0, 1]; y: (n,) labels or (n, sizes[-1]) targets.
     optimizer: a name (sgd, momentum, adam, adamw; learning_rate is then required) or an
     Optimizer instance, which keeps its own learning rate unless a schedule is asked for.
-    settings: any other TrainConfig setting (weight_decay, dropout, augment, schedule,
+    settings: any other TrainConfig setting (weight_decay, dropout, augment, deskew, schedule,
     momentum, nesterov, patience, engine). With validation=(x, y) the weights best on it are kept.
+    With deskew=True every image (training, validation, test) is deskewed and net.metadata
+    records it: evaluate() and `digitnet` commands then deskew what they read; net.predict reads
+    its input as given (digitnet.data.prepare.prepare_for prepares raw digits for it).
     """
     instance = optimizer if isinstance(optimizer, Optimizer) else None
     if instance is not None:
@@ -278,8 +291,12 @@ def train(
 
 
 def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> float:
-    """Accuracy: the fraction of examples whose most active output is the label."""
-    x = net.check_inputs(x, "x")
+    """Accuracy: the fraction of examples whose most active output is the label.
+
+    x is read as the model reads its inputs: a model trained with deskew=True deskews them first
+    (digitnet.data.prepare.prepare_for), as `digitnet evaluate` does.
+    """
+    x = prepare_for(net, net.check_inputs(x, "x"))
     labels = np.asarray(y)
     if labels.ndim != 1 or len(labels) != len(x):
         raise ValueError(f"y must be {len(x)} integer labels; got shape {labels.shape}")
