@@ -53,6 +53,8 @@ def test_3b1b_preset_is_the_videos_network_as_the_book_trains_it():
         dataset="mnist",
         seed=0,
         dtype="float32",
+        augment=None,  # the book's images as they are: no augmentation, no deskewing
+        deskew=False,
     )
     net = presets.preset("3b1b").make_network()
     assert net.sizes == [784, 16, 16, 10]
@@ -67,6 +69,7 @@ def test_modern_preset_has_the_same_parameters_with_todays_choices():
     assert (config.optimizer, config.schedule, config.init) == ("adamw", "cosine", "he")
     assert config.weight_decay > 0
     assert config.make_network().num_parameters == 13_002
+    assert config.deskew and config.augment is None  # deskewing helps it; augmentation does not
 
 
 def test_best_preset_is_a_larger_regularised_mlp():
@@ -75,6 +78,7 @@ def test_best_preset_is_a_larger_regularised_mlp():
     assert len(config.layers) >= 3 and min(config.layers[1:-1]) > 16
     assert (config.activation, config.output_activation, config.loss) == ("relu", "softmax", "cross-entropy")
     assert config.dropout > 0
+    assert "elastic" in config.augment.split("+")  # Simard's elastic-distortion MLP
 
 
 @pytest.mark.parametrize("name", ["3b1b", "modern", "best"])

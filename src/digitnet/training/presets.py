@@ -6,7 +6,13 @@
           N(0, 1). The book's first network.py drew every weight from N(0, 1); that is
           `--init standard-normal`, which lands about half a point lower on this network.
 - modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
-          AdamW (decoupled weight decay 0.03) and a cosine learning-rate schedule.
+          AdamW (decoupled weight decay 0.03) and a cosine learning-rate schedule over 60
+          epochs, on deskewed digits (data.deskew: each digit sheared upright; the model file
+          records it and every reader applies it) and all 60,000 training images (no
+          validation hold-out: the cosine schedule's last weights are kept). Deskewing is what
+          lifts this small network from about 96.3% to about 97.5%; augmentation does not help
+          it (shifts, affine maps and thicker or thinner strokes all cost it accuracy: 13,002
+          parameters have no room for the variety), nor did distillation from the best model.
 - best:   the most accurate MLP this project trains in under 10 minutes on 2 cores:
           784-800-800-10 ReLU with dropout 0.2, every training image shifted by up to 2 px
           each epoch, Adam with a cosine schedule.
@@ -40,7 +46,9 @@ PRESETS: dict[str, TrainConfig] = {
         weight_decay=0.03,
         schedule="cosine",
         batch_size=16,
-        epochs=30,
+        epochs=60,
+        deskew=True,
+        validation_size=0,
     ),
     "best": TrainConfig(
         sizes=[784, 800, 800, 10],
