@@ -73,8 +73,9 @@ def check_augment(spec: str | None) -> str | None:
 def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator, side: int = 28) -> NDArray[np.floating]:
     """New images: every row of x (n, side²) changed as spec says, with draws from rng.
 
-    Returns a new (n, side²) array (x itself when spec is None). The draws are made in a fixed
-    order (shift, affine, elastic, thickness), so the same generator state gives the same images.
+    Returns a new (n, side²) array (x itself when spec is None). The draws come in a fixed order
+    (every image's shift, then its affine map, then its thickness, then the elastic fields chunk
+    by chunk), so the same generator state gives the same images.
     """
     names = parse_augment(spec)
     if not names:
