@@ -14,9 +14,11 @@
           augmentation does not help it (shifts, affine maps and thicker or thinner strokes all
           cost it accuracy: 13,002 parameters have no room for the variety), nor did
           distillation from the best model.
-- best:   the most accurate MLP this project trains in under 10 minutes on 2 cores:
-          784-800-800-10 ReLU with dropout 0.2, every training image shifted by up to 2 px
-          each epoch, Adam with a cosine schedule.
+- best:   Simard's elastic-distortion MLP, made deeper: 784-800-800-10 ReLU with dropout 0.2,
+          Adam with a cosine schedule over 100 epochs, on deskewed digits, every training image
+          redrawn each epoch by a random affine map (rotation, scaling, shear) and an elastic
+          distortion (data.augment). Deskewing gave it a better validation accuracy than the
+          same recipe without (and a better test accuracy); 100 epochs than 60.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ PRESETS: dict[str, TrainConfig] = {
         learning_rate=1e-3,
         schedule="cosine",
         batch_size=128,
-        epochs=30,
+        epochs=100,
         dropout=0.2,
-        augment="shift",
+        augment="affine+elastic",
+        deskew=True,
     ),
 }
 
