@@ -17,8 +17,9 @@ def register(subparsers) -> None:
         "predict",
         help="read the digit in image files",
         description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent) is "
-        "prepared as MNIST digits were (ink found, cropped, longer side 20 px, centred by mass in 28x28) "
-        "and read by the model. Exit code 1 if any image could not be read.",
+        "prepared as MNIST digits were (ink found, cropped, longer side 20 px, centred by mass in 28x28), "
+        "deskewed if the model was trained on deskewed digits, and read by the model. "
+        "Exit code 1 if any image could not be read.",
     )
     parser.add_argument("model", metavar="MODEL", help="a .safetensors model file")
     parser.add_argument("paths", metavar="PATH", nargs="+", help="image files or folders of them")
