@@ -641,15 +641,17 @@ def parse(argv):
 
 
 def keep_web_load_section(path: Path, text: str) -> str:
-    """Carry over the web-load figures (written by benchmarks/load.py --record) into the new file."""
-    start, end = "<!-- web-load:start -->", "<!-- web-load:end -->"
+    """Carry over the sections other scripts record into the file (the web-load figures of
+    benchmarks/load.py --record, the augmentation timings of benchmarks/augment.py --record)."""
     if not path.exists():
         return text
     old = path.read_text()
-    if start not in old or end not in old:
-        return text
-    section = start + old.split(start, 1)[1].split(end, 1)[0] + end
-    return text.rstrip("\n") + "\n\n" + section + "\n"
+    for name in ("web-load", "augment"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in old and end in old:
+            section = start + old.split(start, 1)[1].split(end, 1)[0] + end
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
+    return text
 
 
 def main(argv=None) -> int:

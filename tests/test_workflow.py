@@ -53,6 +53,8 @@ def test_3b1b_preset_is_the_videos_network_as_the_book_trains_it():
         dataset="mnist",
         seed=0,
         dtype="float32",
+        augment=None,  # the book's images as they are: no augmentation, no deskewing
+        deskew=False,
     )
     net = presets.preset("3b1b").make_network()
     assert net.sizes == [784, 16, 16, 10]
@@ -67,6 +69,7 @@ def test_modern_preset_has_the_same_parameters_with_todays_choices():
     assert (config.optimizer, config.schedule, config.init) == ("adamw", "cosine", "he")
     assert config.weight_decay > 0
     assert config.make_network().num_parameters == 13_002
+    assert config.deskew and config.augment is None  # deskewing helps it; augmentation does not
 
 
 def test_best_preset_is_a_larger_regularised_mlp():
@@ -75,6 +78,7 @@ def test_best_preset_is_a_larger_regularised_mlp():
     assert len(config.layers) >= 3 and min(config.layers[1:-1]) > 16
     assert (config.activation, config.output_activation, config.loss) == ("relu", "softmax", "cross-entropy")
     assert config.dropout > 0
+    assert "elastic" in config.augment.split("+")  # Simard's elastic-distortion MLP
 
 
 @pytest.mark.parametrize("name", ["3b1b", "modern", "best"])
@@ -132,6 +136,10 @@ def test_no_flags_gives_the_3b1b_preset():
     (["--seed", "42"], {"seed": 42}),
     (["--dataset", "fashion-mnist"], {"dataset": "fashion-mnist"}),
     (["--augment", "shift"], {"augment": "shift"}),
+    (["--augment", "elastic+thickness"], {"augment": "elastic+thickness"}),
+    (["--augment", "none"], {"augment": None}),
+    (["--deskew"], {"deskew": True}),
+    (["--no-deskew"], {"deskew": False}),
 ])
 @pytest.mark.parametrize("preset", ["3b1b", "modern", "best"])
 def test_each_flag_overrides_its_setting_in_every_preset(preset, flags, changed):
@@ -176,9 +184,9 @@ def test_toml_spellings(tmp_path, line, field, value):
     assert getattr(config_for("--config", write_toml(tmp_path, line)), field) == value
 
 
-@pytest.mark.parametrize("value, expected", [("shift", "shift"), ("none", None)])
+@pytest.mark.parametrize("value, expected", [("shift", "shift"), ("affine+elastic", "affine+elastic"), ("none", None)])
 def test_toml_augment_takes_the_flags_values(tmp_path, value, expected):
-    """--augment takes shift or none; TOML has no null, so "none" must turn augmentation off there too."""
+    """--augment takes names joined by + or none; TOML has no null, so "none" must turn augmentation off there too."""
     assert config_for("--config", write_toml(tmp_path, f'augment = "{value}"\n')).augment == expected
     assert config_for("--augment", value).augment == expected
 

@@ -25,7 +25,8 @@ def register(subparsers) -> None:
         help="read the digit in image files",
         description="Each image (PNG, JPEG, BMP, GIF, WebP; any size; grey, colour or transparent; a photo or a scan) "
         "is cleaned (background and lighting, noise, stray specks, stroke width) and prepared as MNIST digits were "
-        "(cropped, longer side 20 px, centred by mass in 28x28), then read by the model. An image with no ink, or "
+        "(cropped, longer side 20 px, centred by mass in 28x28), deskewed if the model was trained on deskewed "
+        "digits, then read by the model. An image with no ink, or "
         "too little to be a digit, gets no digit (\"digit\": null and a \"note\" in --json). Answers less sure "
         "than the model's threshold (chosen on validation data) are marked unsure. Probabilities are calibrated "
         "(temperature scaling). Exit code 1 if any image could not be read.",
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from digitnet.data.preprocess import NoDigitError, PreprocessError, to_mnist
     from digitnet.inspection.calibration import calibrated_probabilities, unsure_below
     from digitnet.modelfile import load
+    from digitnet.data.prepare import prepare_for
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1; got {args.top}")
@@ -117,14 +119,14 @@ def run(args: argparse.Namespace) -> int:
     inputs: list[tuple[dict, object]] = []
     for file in files:
         try:
-            inputs.append(({"file": str(file)}, to_mnist(file)))  # (28, 28)
+            inputs.append(({"file": str(file)}, prepare_for(net, to_mnist(file))))  # (28, 28), then the model's own steps (deskew)
         except NoDigitError as nothing:
             inputs.append(({"file": str(file), "digit": None, "label": None, "probabilities": None,
                             "unsure": False, "note": nothing.note}, None))
         except (PreprocessError, OSError) as error:
             inputs.append(({"file": str(file), "error": " ".join(str(error).split())}, None))
     for index, pixels, label in tests:
-        inputs.append(({"test_index": index, "true_label": class_names[label]}, pixels.reshape(28, 28)))
+        inputs.append(({"test_index": index, "true_label": class_names[label]}, prepare_for(net, pixels.reshape(28, 28))))
 
     results, failures, unwritten = [], 0, []
     for number, (result, seen) in enumerate(inputs):

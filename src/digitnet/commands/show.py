@@ -180,9 +180,10 @@ def show_activations(args: argparse.Namespace) -> int:
         raise ValueError("give either an IMAGE file or --test-index N (an MNIST test digit), not both or neither")
     label = None
     if args.image is not None:
+        from digitnet.data.prepare import prepare_for
         from digitnet.data.preprocess import to_mnist
 
-        x = to_mnist(args.image).reshape(-1)  # (784,)
+        x = prepare_for(net, to_mnist(args.image)).reshape(-1)  # (784,), as the model reads it
         source = f"{args.image}, prepared like MNIST"
     else:
         data = _load_data(net, args)

@@ -22,7 +22,10 @@ Its files, lowest first; each imports only files above it:
     components.py  connected pieces of ink: the digit's kept, stray specks dropped
     strokes.py     stroke width: measured, brought toward MNIST's pen; a dot is not a digit
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
-    augment.py     random shifts of training images
+    warp.py        bilinear warps of 28×28 images (the sampler augment and deskew share)
+    augment.py     new training images each epoch: shift, affine, elastic, thickness
+    deskew.py      moment-based shear standing each digit upright
+    prepare.py     a model's own preprocessing (deskew), as its model file records it: prepare_for
 
 To add a dataset of 28×28 IDX files: one DatasetSpec entry in datasets.DATASETS.
 """

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from digitnet.activations import ACTIVATIONS, get_activation
-from digitnet.data.augment import AUGMENTATIONS
+from digitnet.data.augment import AUGMENTATIONS, check_augment
 from digitnet.checks import (
     DTYPES,
     check_bool,
@@ -68,8 +68,10 @@ class TrainConfig:
     epochs: int = setting(30, "passes over the training data")
     weight_decay: float = setting(0.0, "L2 weight decay λ (on weights, not biases)", flag="l2")
     dropout: float = setting(0.0, "dropout probability on hidden layers")
-    augment: str | None = setting(None, "new training images each epoch: shift moves each by up to 2 px",
-                                  choices=list(AUGMENTATIONS))
+    augment: str | None = setting(None, "new training images each epoch, names joined by '+' from "
+                                  f"{', '.join(AUGMENTATIONS)} (e.g. elastic+thickness; see digitnet.data.augment)")
+    deskew: bool = setting(False, "stand every digit upright (moment-based shear) before the network sees it; "
+                           "recorded in the model file and applied by predict, evaluate and the web page")
     patience: int | None = setting(None, "stop after this many epochs without a better validation accuracy")
     validation_size: int = setting(10_000, "training images held out for validation")
     dataset: str = setting("mnist", "the data set", choices=list(DATASETS))
@@ -104,8 +106,8 @@ class TrainConfig:
         check_positive_int(self.epochs, "epochs")
         check_non_negative(self.weight_decay, "weight_decay")
         check_fraction(self.dropout, "dropout")
-        if self.augment is not None:
-            check_choice(self.augment, AUGMENTATIONS, "augmentation")
+        check_augment(self.augment)
+        check_bool(self.deskew, "deskew")
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_non_negative_int(self.validation_size, "validation_size")

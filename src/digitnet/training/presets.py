@@ -6,10 +6,19 @@
           N(0, 1). The book's first network.py drew every weight from N(0, 1); that is
           `--init standard-normal`, which lands about half a point lower on this network.
 - modern: the same 13,002 parameters with today's choices: ReLU, softmax + cross-entropy,
-          AdamW (decoupled weight decay 0.03) and a cosine learning-rate schedule.
-- best:   the most accurate MLP this project trains in under 10 minutes on 2 cores:
-          784-800-800-10 ReLU with dropout 0.2, every training image shifted by up to 2 px
-          each epoch, Adam with a cosine schedule.
+          AdamW (decoupled weight decay 0.03) and a cosine learning-rate schedule over 60
+          epochs, on deskewed digits (data.deskew: each digit sheared upright; the model file
+          records it and every reader applies it) and all 60,000 training images (no
+          validation hold-out: the cosine schedule's last weights are kept). Deskewing is what
+          lifts this small network by about a point (the README has the measured figures);
+          augmentation does not help it (shifts, affine maps and thicker or thinner strokes all
+          cost it accuracy: 13,002 parameters have no room for the variety), nor did
+          distillation from the best model.
+- best:   Simard's elastic-distortion MLP, made deeper: 784-800-800-10 ReLU with dropout 0.2,
+          Adam with a cosine schedule over 100 epochs, on deskewed digits, every training image
+          redrawn each epoch by a random affine map (rotation, scaling, shear) and an elastic
+          distortion (data.augment). Deskewing gave it a better validation accuracy than the
+          same recipe without (and a better test accuracy); 100 epochs than 60.
 """
 
 from __future__ import annotations
@@ -40,7 +49,9 @@ PRESETS: dict[str, TrainConfig] = {
         weight_decay=0.03,
         schedule="cosine",
         batch_size=16,
-        epochs=30,
+        epochs=60,
+        deskew=True,
+        validation_size=0,
     ),
     "best": TrainConfig(
         sizes=[784, 800, 800, 10],
@@ -52,9 +63,10 @@ PRESETS: dict[str, TrainConfig] = {
         learning_rate=1e-3,
         schedule="cosine",
         batch_size=128,
-        epochs=30,
+        epochs=100,
         dropout=0.2,
-        augment="shift",
+        augment="affine+elastic",
+        deskew=True,
     ),
 }
 

@@ -87,6 +87,7 @@ def check_fits(config: TrainConfig, data) -> None:
 
 def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoch) -> RunResult:
     from digitnet.data import split_validation
+    from digitnet.data.prepare import preprocessing_document
 
     checkpoint = checkpoint_path(out)
     if config.validation_size:
@@ -132,10 +133,12 @@ def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoc
             _restore_history_files(out)
         kept = f"the model at {out} is unchanged" if out.exists() else f"nothing was saved to {out}"
         raise TrainingDiverged(f"{error}; {kept}") from None
-    metrics = final_metrics(net, trainer, data, validation)
-    calibrate_network(net, validation)  # temperature and "unsure" threshold, from validation data
+    metrics = final_metrics(net, trainer)
+    # Temperature and "unsure" threshold, from the validation images as the model reads them.
+    calibrate_network(net, trainer.validation[:2] if trainer.validation is not None else None)
     modelfile.save(
         net, out,
+        preprocessing=preprocessing_document(deskew=config.deskew),
         training=config.to_dict(),
         metrics=metrics,
         dataset=data.name,
@@ -213,15 +216,19 @@ def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
     )
 
 
-def final_metrics(net: Network, trainer: Trainer, data, validation) -> dict[str, float]:
+def final_metrics(net: Network, trainer: Trainer) -> dict[str, float]:
+    """Accuracies on the trainer's test and validation sets (as the model reads them: deskewed
+    if it deskews), epochs and training seconds."""
+    x_test, labels_test, _ = trainer.test
     metrics = {
-        "test_accuracy": float(np.mean(net.predict(data.x_test) == data.y_test)),
+        "test_accuracy": float(np.mean(net.predict(x_test) == labels_test)),
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "train_seconds": float(sum(trainer.history.seconds)),
     }
-    if validation is not None:
-        metrics["val_accuracy"] = float(np.mean(net.predict(validation[0]) == validation[1]))
+    if trainer.validation is not None:
+        x_val, labels_val, _ = trainer.validation
+        metrics["val_accuracy"] = float(np.mean(net.predict(x_val) == labels_val))
     return metrics
 
 
@@ -242,9 +249,14 @@ def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str
     """The dataset net was trained on (or `name`), checked to fit its inputs and outputs.
 
     A model trained on its own files (--data) gets them back, split as in training; warn(message)
-    (default: one line on stderr) says when they changed since.
+    (default: one line on stderr) says when they changed since. The model's own preprocessing
+    (digitnet.data.prepare: deskewing) is applied to the images: the digits as the model reads
+    them, for evaluate, inspect and show alike.
     """
+    from dataclasses import replace
+
     from digitnet.data import load as load_dataset
+    from digitnet.data.prepare import model_steps, prepare_for
 
     source = net.metadata.get("data")
     if name is None and isinstance(source, dict):
@@ -258,6 +270,8 @@ def dataset_for(net: Network, name: str | None = None, data_dir=None, label: str
             f"{label} takes {net.num_inputs} inputs and has {net.num_outputs} outputs; "
             f"{data.name} needs {data.x_test.shape[1]} and {len(data.class_names)}"
         )
+    if model_steps(net.metadata):
+        data = replace(data, x_train=prepare_for(net, data.x_train), x_test=prepare_for(net, data.x_test))
     return data
 
 

@@ -21,7 +21,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
-from digitnet.data.augment import random_shift
+from digitnet.data.augment import augment
+from digitnet.data.deskew import deskew
+from digitnet.data.prepare import prepare_for, preprocessing_document
 from digitnet.checks import check_inputs, check_pixel_range, check_positive_int, check_targets, make_rng
 from digitnet.losses import get_loss
 from digitnet.network import Network
@@ -62,10 +64,13 @@ class Trainer:
             raise ValueError(f"config.sizes {config.sizes} do not match the network's sizes {net.sizes}")
         if config.augment and net.num_inputs != 784:
             raise ValueError(f"augment={config.augment!r} moves 28x28 images; the network takes {net.num_inputs} inputs")
+        if config.deskew and net.num_inputs != 784:
+            raise ValueError(f"deskew=True stands 28x28 digits upright; the network takes {net.num_inputs} inputs")
         self.net, self.config = net, config
         self.cost = get_loss(config.loss, net.output_activation)
         self.x = check_inputs(x, net.num_inputs, net.dtype, "x")
         check_pixel_range(self.x, "x")
+        self.x = self._prepare(self.x)
         self.y_targets = check_targets(y, len(self.x), net.num_outputs, net.dtype, "y")
         self.y_labels = self.y_targets.argmax(axis=1)
         if optimizer is not None and not isinstance(optimizer, Optimizer):
@@ -75,6 +80,8 @@ class Trainer:
         self.keep_learning_rate = optimizer is not None and config.schedule == "constant"
         self.validation = self._check_pair(validation, "validation")
         self.test = self._check_pair(test, "test")
+        if config.deskew:  # the model's own preprocessing, recorded for whoever reads it later
+            net.metadata = {**net.metadata, "preprocessing": preprocessing_document(deskew=True)}
         self.rng = make_rng(config.seed)
         self.epoch = 0  # epochs completed
         self.history = History()
@@ -93,8 +100,13 @@ class Trainer:
             raise ValueError(f"{name} must be a pair (x, labels); got {type(pair).__name__}") from None
         x = check_inputs(x, self.net.num_inputs, self.net.dtype, f"{name} x")
         check_pixel_range(x, f"{name} x")
+        x = self._prepare(x)
         targets = check_targets(np.asarray(y), len(x), self.net.num_outputs, self.net.dtype, f"{name} y")
         return x, targets.argmax(axis=1), targets
+
+    def _prepare(self, x: NDArray) -> NDArray:
+        """x as the model will read it: deskewed when config.deskew (a new array; x untouched)."""
+        return deskew(x).astype(self.net.dtype, copy=False) if self.config.deskew else x
 
     @property
     def epochs(self) -> int:
@@ -142,7 +154,9 @@ class Trainer:
             report_every = max(1, math.ceil(n / config.batch_size) // 100)
         else:
             report_every = check_positive_int(report_every, "report_every")
-        x = random_shift(self.x, self.rng) if config.augment == "shift" else self.x
+        augment_start = time.perf_counter()
+        x = augment(self.x, config.augment, self.rng)  # fresh images each epoch (self.x itself without)
+        augment_seconds = time.perf_counter() - augment_start
         plan = self._plan()
         # Overflow inside a step is not an error of its own: a diverging run is reported once,
         # as TrainingDiverged, by the finiteness check after the loop.
@@ -157,6 +171,8 @@ class Trainer:
         }
         self._check_finite(record["loss"])
         record["seconds"] = time.perf_counter() - start
+        if config.augment:
+            record["augment_seconds"] = augment_seconds  # part of seconds
         if self.validation is not None:
             x_val, labels_val, targets_val = self.validation
             output = net.forward(x_val)
@@ -267,8 +283,11 @@ def train(
     0..255 pixels, which train a sigmoid network to chance without any other sign).
     optimizer: a name (sgd, momentum, adam, adamw; learning_rate is then required) or an
     Optimizer instance, which keeps its own learning rate unless a schedule is asked for.
-    settings: any other TrainConfig setting (weight_decay, dropout, augment, schedule,
+    settings: any other TrainConfig setting (weight_decay, dropout, augment, deskew, schedule,
     momentum, nesterov, patience, engine). With validation=(x, y) the weights best on it are kept.
+    With deskew=True every image (training, validation, test) is deskewed and net.metadata
+    records it: evaluate() and `digitnet` commands then deskew what they read; net.predict reads
+    its input as given (digitnet.data.prepare.prepare_for prepares raw digits for it).
     """
     instance = optimizer if isinstance(optimizer, Optimizer) else None
     if instance is not None:
@@ -291,8 +310,12 @@ def train(
 
 
 def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> float:
-    """Accuracy: the fraction of examples whose most active output is the label."""
-    x = net.check_inputs(x, "x")
+    """Accuracy: the fraction of examples whose most active output is the label.
+
+    x is read as the model reads its inputs: a model trained with deskew=True deskews them first
+    (digitnet.data.prepare.prepare_for), as `digitnet evaluate` does.
+    """
+    x = prepare_for(net, net.check_inputs(x, "x"))
     labels = np.asarray(y)
     if labels.ndim != 1 or len(labels) != len(x):
         raise ValueError(f"y must be {len(x)} integer labels; got shape {labels.shape}")

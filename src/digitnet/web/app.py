@@ -23,6 +23,7 @@ from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
 from digitnet.inspection import calibration
+from digitnet.data.prepare import prepare_for
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import contract
@@ -117,16 +118,21 @@ class Served:
         return cached
 
     def predict(self, x: np.ndarray, net: Network | None = None) -> dict[str, Any]:
-        """The prediction body for one input x (28×28 or 784 values); digit null when x holds no digit.
+        """The prediction body for one input x (28×28 or 784 values), read through the model's own
+        preprocessing (deskewing, if its file records it), as in training; digit null when x holds
+        no digit.
 
         ValueError if an edited network's activations overflow (they cannot be sent as JSON).
         """
         net = net or self.net
         if np.size(x) == 784:
-            reason = not_a_digit(np.asarray(x)) or preprocess.no_digit_reason(x)
+            reason = preprocess.no_digit_reason(x)  # "no ink found" says it best for a blank input
+            if reason != "no ink found":
+                reason = not_a_digit(np.asarray(x)) or reason  # the more specific reason (a blot, a haze)
             if reason is not None:
                 return no_digit(reason)
-        trace = inspection.activation_trace(net, x)  # [x, a₀, a₁, ..., output]
+        seen = prepare_for(self.net, np.asarray(x, dtype=np.float32))  # edits never change the preprocessing
+        trace = inspection.activation_trace(net, seen)  # [seen, a₀, a₁, ..., output]
         output = trace[-1]
         probabilities = net.probabilities(trace[0].reshape(1, -1))[0]  # (classes,), sums to 1
         if not all(np.isfinite(a).all() for a in trace) or not np.isfinite(probabilities).all():
@@ -135,7 +141,8 @@ class Served:
         if total == 0.0:  # every sigmoid output underflowed to 0: no neuron is preferred
             probabilities = np.full_like(probabilities, 1.0 / len(probabilities))
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
-        confidence = float(calibration.calibrated_probabilities(net, np.reshape(x, (1, -1)))[0, digit])
+        confidence = float(calibration.calibrated_probabilities(net, trace[0].reshape(1, -1))[0, digit])
+        side = inspection.image_side(self.net)
         return {
             "digit": digit,
             "label": self.class_names[digit],
@@ -145,12 +152,13 @@ class Served:
             "confidence": confidence,
             "unsure": confidence < calibration.unsure_below(net),
             "note": None,
+            "seen": trace[0].reshape(side, side).tolist(),
         }
 
 
 def no_digit(note: str) -> dict[str, Any]:
     """The prediction body when there is no digit to read (blank, or a speck): digit null."""
-    return {"digit": None, "label": None, "probabilities": None, "outputs": None, "activations": None,
+    return {"digit": None, "label": None, "probabilities": None, "outputs": None, "activations": None, "seen": None,
             "confidence": None, "unsure": False, "note": note}
 
 

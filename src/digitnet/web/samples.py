@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet import data, inspection
+from digitnet.data.prepare import prepare_for
 from digitnet.network import Network
 
 MAX_MISTAKES = 100  # the most confident mistakes kept to choose from
@@ -20,7 +21,8 @@ MAX_MISTAKES = 100  # the most confident mistakes kept to choose from
 
 @dataclass
 class TestSet:
-    x: np.ndarray  # (n, 784) float32 in [0, 1]
+    x: np.ndarray  # (n, 784) float32 in [0, 1], as stored
+    seen: np.ndarray  # (n, 784): x as the model reads it (its own preprocessing applied)
     y: np.ndarray  # (n,) int64
     mistakes: list[tuple[int, int, int, float]]  # inspection.confident_mistakes
 
@@ -60,8 +62,9 @@ class SampleSource:
                 f"its images have {x.shape[1]} pixels and {int(y.max()) + 1} classes; the model takes "
                 f"{self.net.num_inputs} inputs and has {self.net.num_outputs} outputs"
             )
-        mistakes = inspection.confident_mistakes(self.net, x, y, k=MAX_MISTAKES)
-        return TestSet(x, y, mistakes)
+        seen = prepare_for(self.net, x)
+        mistakes = inspection.confident_mistakes(self.net, seen, y, k=MAX_MISTAKES)
+        return TestSet(x, seen, y, mistakes)
 
     def pick(self, count: int, mistakes: int, seed: int) -> list[dict]:
         """`count` test digits: up to `mistakes` of the model's confident mistakes, the rest at random.
@@ -83,7 +86,7 @@ class SampleSource:
             chosen += [int(i) for i in candidates if int(i) not in chosen][:rest]
         order = rng.permutation(len(chosen))
         indices = np.array([chosen[i] for i in order], dtype=np.int64)
-        outputs = self.net.forward(test.x[indices])  # (count, n_out)
+        outputs = self.net.forward(test.seen[indices])  # (count, n_out)
         predicted = outputs.argmax(axis=1)
         side = inspection.image_side(self.net)
         return [

@@ -137,6 +137,10 @@ class Prediction(BaseModel):
                                      "on validation data at training time; digitnet.inspection.calibration)")
     unsure: bool = Field(False, description="confidence is below the model's unsure threshold (chosen on validation data)")
     note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\")")
+    seen: Grid | None = Field(
+        description="the 28×28 image the network read: the input after the model's own preprocessing "
+        "(deskewed when its model file records deskew; otherwise the input itself); null with no digit",
+    )
 
 
 class ImagePrediction(Prediction):

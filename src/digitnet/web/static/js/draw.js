@@ -134,7 +134,8 @@ function showDigit(pixels) {
 
 function renderSeen() {
   const seen = $("seen");
-  if (state.input) paintGrid(seen, state.input, grey);
+  const read = (state.base && state.base.seen) || state.input;  // after the model's own steps (deskew)
+  if (read) paintGrid(seen, read, grey);
   else seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
   let note = SEEN_DEFAULT;
   if (state.input && state.inputFrom === "pixels") {
@@ -143,6 +144,9 @@ function renderSeen() {
     const info = state.base.preprocessing;
     const [left, top, right, bottom] = info.bounding_box;
     note = `Your ${right - left}×${bottom - top} pixel drawing, cropped, scaled ×${info.scale.toFixed(2)} so its longer side is 20 pixels, and centred by its centre of mass in 28×28, as MNIST digits were made. These 784 brightnesses are the input.`;
+  }
+  if (state.input && state.model && state.model.training && state.model.training.deskew) {
+    note += " This model was trained on deskewed digits, so the input is then sheared upright about its centre of mass, as shown.";
   }
   $("seen-note").textContent = note;
 }

@@ -154,8 +154,9 @@ function displayLevel(values, activation) {
 function renderNetwork() {
   if (!net.layers.length || !state.model) return;
   const shown = state.shown;
-  if (state.input) {
-    net.gridImage.setAttribute("href", gridCanvas(state.input, grey).toDataURL());
+  const read = (shown && shown.seen) || state.input;  // what the network read (deskewed if the model asks)
+  if (read) {
+    net.gridImage.setAttribute("href", gridCanvas(read, grey).toDataURL());
     net.gridImage.removeAttribute("visibility");
   } else {
     net.gridImage.setAttribute("visibility", "hidden");
