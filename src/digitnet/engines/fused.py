@@ -64,26 +64,6 @@ PREFETCH_MIN_BATCH = 32
 SUPPORTED_OPTIMIZERS = (SGD, Momentum, Adam, AdamW)
 
 
-def _in_place_forward(name: str) -> Callable[[Array], None]:
-    """Z ← σ(Z) (activations.py's function, written over its input)."""
-    function = get_activation(name).function
-
-    def forward(Z: Array) -> None:
-        function(Z, Z)
-
-    return forward
-
-
-def _in_place_backward(name: str) -> Callable[[Array, Array, Array], None]:
-    """dA ← dA ⊙ σ'(Z), σ' from A = σ(Z) into the scratch T (activations.py's derivative)."""
-    derivative, multiply = get_activation(name).derivative, np.multiply
-
-    def backward(dA: Array, A: Array, T: Array) -> None:
-        multiply(dA, derivative(A, T), dA)
-
-    return backward
-
-
 class FusedPlan:
     """Flat parameters, views and buffers for training one network with one optimizer.
 
@@ -108,13 +88,12 @@ class FusedPlan:
         self.layers = len(net.layers)
         self.activations = [layer.activation for layer in net.layers]
         hidden = self.activations[:-1]
-        self.hidden = [(_in_place_forward(name), _in_place_backward(name)) for name in hidden]
+        # (σ, σ') of each hidden layer, from activations.py: the steps call σ(Z, out=Z) and σ'(A, out=T).
+        self.hidden = [(get_activation(name).function, get_activation(name).derivative) for name in hidden]
         self.output_activation = net.output_activation
-        output = get_activation(net.output_activation).function
-        if net.output_activation == "softmax":  # over each column: one example per column here
-            self.output_forward = lambda Z: output(Z, Z, 0)
-        else:
-            self.output_forward = lambda Z: output(Z, Z)
+        self.output_function = get_activation(net.output_activation).function
+        # The output's σ(Z, Z, *output_axis): softmax over each column (one example per column here).
+        self.output_axis = (0,) if net.output_activation == "softmax" else ()
         self.delta = None  # the output-delta rule, chosen per data set in run_epoch
 
         # θ: every W̃ = [W | b] (n_out, n_in + 1) one after another; g and the optimizer state alike.
@@ -340,9 +319,12 @@ class FusedPlan:
         W0, W0_T, b0, G0, g0 = self.W0, self.W0_T, self.b0, self.G0, self.g0
         first_as_rows = self.sizes[1] < 128
         W, G, W_back = self.W, self.G, self.W_back
-        hidden_forward = [forward for forward, _ in self.hidden]
-        hidden_backward = [backward for _, backward in self.hidden]
-        output_forward, delta = self.output_forward, self.delta
+        # activations.py's functions called directly (σ(Z) written over Z, σ'(Z) from A into T):
+        # a wrapper per call would cost more here than the small ufuncs themselves.
+        hidden_function = [function for function, _ in self.hidden]
+        hidden_derivative = [derivative for _, derivative in self.hidden]
+        output_function, output_axis = self.output_function, self.output_axis
+        delta = self.delta
         rows, columns, Z0, outputs, targets = space.rows, space.columns, space.Z0, space.O, space.Yc
         A, H, AD, D, T = space.A, space.H, space.AD, space.D, space.T
         inputs, inputs_T, masks, mask_rows = space.inputs, space.inputs_T, space.masks, space.mask_rows
@@ -362,11 +344,11 @@ class FusedPlan:
                 matmul(W0, columns[j], out=first)
                 add(first, b0, out=first)
             for l in range(last):  # hidden layer l: activation, dropout, the next layer's sums
-                hidden_forward[l](H[l])
+                hidden_function[l](H[l], H[l])
                 if dropout:
                     multiply(A[l], masks[l][j], out=AD[l])
                 dot(W[l + 1], inputs[l], out=H[l + 1] if l + 1 < last else out)
-            output_forward(out)
+            output_function(out, out, *output_axis)
             # ---- output delta: dZ = ∂C/∂Z for the batch mean, δ/w (× η for plain SGD)
             dZ = D[last]
             delta(out, targets[j], dZ, T[last])
@@ -377,7 +359,7 @@ class FusedPlan:
                 matmul(W_back[l], D[l], out=D[l - 1])
                 if dropout:
                     multiply(D[l - 1], mask_rows[l - 1][j], out=D[l - 1])
-                hidden_backward[l - 1](D[l - 1], H[l - 1], T[l - 1])  # σ' at the undropped A
+                multiply(D[l - 1], hidden_derivative[l - 1](H[l - 1], T[l - 1]), out=D[l - 1])  # σ' at the undropped A
             matmul(D[0], rows[j], out=G0)  # (n₁, n₀)
             matmul(D[0], ones, out=g0)  # the bias gradient: Σ over the batch, (n₁, 1)
             # ---- the optimizer's update, on the whole flat vector at once
