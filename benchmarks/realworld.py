@@ -94,6 +94,8 @@ def measure(args) -> dict:
         print(f"prepared {kind}: {args.count} pictures in {seconds[kind]:.1f} s", flush=True)
     fonts = prepare_fonts(args.seed) if not args.no_fonts else None
 
+    from digitnet.data.prepare import prepare_for
+
     results = {"count": args.count, "seed": args.seed, "kinds": kinds, "presets": {}}
     for preset in args.presets.split(","):
         path = model_for(preset, Path(args.models), not args.no_train)
@@ -101,17 +103,18 @@ def measure(args) -> dict:
             print(f"skipping {preset}: no {args.models}/{preset}.safetensors", flush=True)
             continue
         net = dn.load(path)
-        clean = float(np.mean(net.predict(digits) == labels))
+        read = lambda X: net.predict(prepare_for(net, X))  # noqa: E731  (the model's own steps: deskew)
+        clean = float(np.mean(read(digits) == labels))
         shown = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
         row = {"model": str(shown), "clean": clean, "test_accuracy": net.metadata.get("metrics", {}).get("test_accuracy"),
                "kinds": {}}
         for kind in kinds:
             X, refused = prepared[kind]
-            right = (net.predict(X) == labels) & ~refused
+            right = (read(X) == labels) & ~refused
             row["kinds"][kind] = {"accuracy": float(right.mean()), "refused": int(refused.sum())}
         if fonts is not None:
             X, y, refused, n_fonts = fonts
-            row["printed"] = {"accuracy": float(((net.predict(X) == y) & ~refused).mean()), "fonts": n_fonts,
+            row["printed"] = {"accuracy": float(((read(X) == y) & ~refused).mean()), "fonts": n_fonts,
                               "count": int(len(y))}
         results["presets"][preset] = row
     results["seconds_per_picture"] = {k: seconds[k] / args.count for k in kinds}
