@@ -171,12 +171,24 @@ class HalfSGD(SGD):
         p -= 0.5 * self.learning_rate * g
 
 
-def test_auto_picks_the_fused_engine_for_every_built_in_optimizer():
+def test_auto_picks_the_fastest_engine_for_every_built_in_optimizer(monkeypatch):
+    from digitnet.engines import compiled
+
     net = dn.Network([N_FEATURES, 16, N_CLASSES], seed=0)
+    net64 = dn.Network([N_FEATURES, 16, N_CLASSES], seed=0, dtype="float64")
     cost = get_loss("quadratic", net.output_activation)
+    float32 = "compiled" if compiled.available() else "fused"
     for name in OPTIMIZERS:
-        plan = engines.choose("auto", net, cost, dn.make_optimizer(name, 0.1), 10, 0.0)
-        assert plan.name == "fused", name
+        assert engines.choose("auto", net, cost, dn.make_optimizer(name, 0.1), 10, 0.0).name == float32, name
+        assert engines.choose("auto", net64, cost, dn.make_optimizer(name, 0.1), 10, 0.0).name == "fused", name
+    # Without numba: the fused engine, and one warning saying why, however often auto asks.
+    monkeypatch.setattr(compiled, "available", lambda: False)
+    monkeypatch.setattr(compiled, "unavailable_reason", lambda: "ModuleNotFoundError: No module named 'numba'")
+    monkeypatch.setattr(engines, "_told_unavailable", False)
+    with pytest.warns(engines.CompiledEngineUnavailable, match="No module named 'numba'.*digitnet\\[compiled\\]") as told:
+        for _ in range(3):
+            assert engines.choose("auto", net, cost, dn.make_optimizer("sgd", 0.1), 10, 0.0).name == "fused"
+    assert len(told) == 1
     assert engines.choose("auto", net, cost, HalfSGD(0.1), 10, 0.0).name == "reference"
     assert engines.choose("reference", net, cost, dn.make_optimizer("adam", 0.1), 10, 0.0).name == "reference"
     with pytest.raises(ValueError, match="HalfSGD"):

@@ -163,7 +163,7 @@ def test_the_process_ends_itself_at_its_lifetime_even_while_paused(monkeypatch, 
     monkeypatch.setattr("sys.stdin", stdin)
     began = time.monotonic()
     try:
-        assert live_process.main([json.dumps({"preset": "3b1b", "epochs": 1, "nice": 0, "max_seconds": 1.0})]) == 0
+        assert live_process.main([json.dumps({"preset": "3b1b", "epochs": 30, "nice": 0, "max_seconds": 1.0})]) == 0
     finally:
         os.close(write)  # the command reader sees the end of its input and returns
         for thread in threading.enumerate():

@@ -11,9 +11,12 @@ updated when it returns (also when interrupted); it uses rng only for dropout ma
 
 - reference: the plain per-mini-batch loop; every activation, loss and optimizer.
 - fused:     one epoch with nothing allocated per step, built-in optimizers (engines.fused).
-- compiled:  Numba kernels (engines.compiled; the `compiled` extra). Opt-in for now: it joins
-             AUTO_ORDER once the side-by-side benchmark on a quiet machine shows where it wins.
-"auto" takes the first of AUTO_ORDER that supports the settings.
+- compiled:  Numba kernels (engines.compiled; the `compiled` extra).
+"auto" takes the first of AUTO_ORDER that supports the settings and wins for them (auto_wins):
+the compiled engine for float32 networks, where make bench measured it ahead of the fused engine
+on every configuration (A-C at 1 and 2 threads, BENCHMARKS.md); float64 (not benchmarked) stays
+on the fused engine. Without a working numba, auto says so once (a CompiledEngineUnavailable
+warning) and trains on the NumPy engines.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ import importlib
 PLANS = {"reference": ("digitnet.engines.reference", "ReferencePlan"),
          "fused": ("digitnet.engines.fused", "FusedPlan"),
          "compiled": ("digitnet.engines.compiled", "CompiledPlan")}
-AUTO_ORDER = ("fused", "reference")
+AUTO_ORDER = ("compiled", "fused", "reference")
+
+
+class CompiledEngineUnavailable(UserWarning):
+    """engine="auto" would take the compiled engine, but numba does not import here."""
+
+
+_told_unavailable = False
 
 
 def plan_class(name: str) -> type:
@@ -38,6 +48,8 @@ def choose(engine: str, net, cost, optimizer, batch_size: int, dropout: float) -
     """The plan class for these settings: the named engine, or with "auto" the first that fits."""
     if engine == "auto":
         for name in AUTO_ORDER:
+            if not auto_wins(name, net):
+                continue
             plan = plan_class(name)
             if plan.supports(net, cost, optimizer, batch_size, dropout):
                 return plan
@@ -48,3 +60,29 @@ def choose(engine: str, net, cost, optimizer, batch_size: int, dropout: float) -
             f"({type(optimizer).__name__}); use engine='auto' or 'reference'"
         )
     return plan
+
+
+def auto_wins(name: str, net) -> bool:
+    """Whether "auto" may take the named engine for net: the compiled engine for float32 networks
+    when numba imports (else a one-time CompiledEngineUnavailable warning), the others always."""
+    if name != "compiled":
+        return True
+    import numpy as np
+
+    if np.dtype(net.dtype) != np.float32:
+        return False
+    from digitnet.engines import compiled
+
+    if compiled.available():
+        return True
+    global _told_unavailable
+    if not _told_unavailable:
+        _told_unavailable = True
+        import warnings
+
+        warnings.warn(
+            f"the compiled engine is not available ({compiled.unavailable_reason()}); training on the "
+            "NumPy engines, which are slower on small networks (pip install 'digitnet[compiled]' adds numba)",
+            CompiledEngineUnavailable, stacklevel=3,
+        )
+    return False

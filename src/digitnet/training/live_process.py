@@ -161,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         lower_priority(int(settings.get("nice", NICE)))
         config = preset(settings.get("preset", "3b1b"))
         changes = {key: settings[key] for key in ("epochs", "learning_rate") if settings.get(key) is not None}
-        config = config.replace(**changes)
+        # The fused engine: a session starts at once (the compiled one may first compile for seconds),
+        # and at a report every step its per-call cost would not pay.
+        config = config.replace(**changes, engine="fused")
         x, y = data.load_split(config.dataset, "train", settings.get("data_dir"), download=False)
         x_fit, y_fit, x_val, y_val = data.split_validation(x, y, size=config.validation_size)
         test = data.load_split(config.dataset, "test", settings.get("data_dir"), download=False)
