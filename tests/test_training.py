@@ -199,6 +199,21 @@ def test_train_with_validation_keeps_the_best_weights():
     assert dn.evaluate(net, x_val, y_val) == max(history.val_accuracy)
 
 
+def test_keep_last_keeps_the_last_epochs_weights():
+    # The run of test_early_stopping_keeps_the_best_weights, whose best epoch is not its last.
+    x, y = blobs(200, seed=2, noise=0.5)
+    x_val, y_val = blobs(40, seed=3, noise=0.5)
+    net = relu_net()
+    trainer = trainer_for(net, x, y, epochs=12, batch_size=10, learning_rate=1.0, loss="cross-entropy", seed=0,
+                         validation=(x_val, y_val), keep="last")
+    snapshots = []
+    trainer.run(on_epoch=lambda record: snapshots.append([p.copy() for p in net.parameters()]))
+    assert trainer.best_epoch < 12
+    assert all(np.array_equal(p, at_end) for p, at_end in zip(net.parameters(), snapshots[-1]))
+    with pytest.raises(ValueError, match="unknown keep 'first'; expected one of best, last"):
+        dn.TrainConfig(sizes=[N_FEATURES, 16, N_CLASSES], keep="first")
+
+
 # ----------------------------------------------------------------- divergence
 
 def diverging_run():

@@ -114,8 +114,12 @@ def _run(args: argparse.Namespace) -> int:
             on_batch=display.on_batch, on_epoch_start=display.on_epoch_start, on_epoch=display.on_epoch,
         )
     metrics = result.metrics
-    kept = f"best validation epoch {metrics['best_epoch']}" if config.validation_size else \
-        f"the weights after epoch {metrics['epochs_run']}, no validation set"
+    if not config.validation_size:
+        kept = f"the weights after epoch {metrics['epochs_run']}, no validation set"
+    elif config.keep == "last":
+        kept = f"the weights after epoch {metrics['epochs_run']}, as --keep last asks"
+    else:
+        kept = f"best validation epoch {metrics['best_epoch']}"
     console.print(
         f"Saved {result.out} ({kept}): "
         f"test accuracy {metrics['test_accuracy']:.2%}, {metrics['train_seconds']:.1f} s of training."

@@ -35,6 +35,8 @@ from digitnet.training.schedules import SCHEDULES
 
 ENGINES = ("auto", "reference", "fused", "compiled")
 
+KEEP = ("best", "last")
+
 
 def setting(default, help: str, *, flag: str | None = None, choices=None, factory=None):
     """A TrainConfig field with what the CLI and config files need to know about it.
@@ -74,6 +76,8 @@ class TrainConfig:
                            "recorded in the model file and applied by predict, evaluate and the web page")
     patience: int | None = setting(None, "stop after this many epochs without a better validation accuracy")
     validation_size: int = setting(10_000, "training images held out for validation")
+    keep: str = setting("best", "the weights a run keeps: best (on validation) or last (the schedule's end)",
+                        choices=list(KEEP))
     dataset: str = setting("mnist", "the data set", choices=list(DATASETS))
     data: str | None = setting(None, "your own data instead of --dataset: a folder with a sub-folder of images per "
                                "class, a CSV (label,pixel0,...,pixel783) or an .npz with x and y")
@@ -111,6 +115,7 @@ class TrainConfig:
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_non_negative_int(self.validation_size, "validation_size")
+        check_choice(self.keep, KEEP, "keep")
         check_choice(self.dataset, DATASETS, "dataset")
         self._check_data()
         make_rng(self.seed)

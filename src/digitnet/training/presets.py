@@ -68,6 +68,8 @@ PRESETS: dict[str, TrainConfig] = {
         dropout=0.2,
         augment="affine+elastic",
         deskew=True,
+        validation_size=5_000,
+        keep="last",
     ),
 }
 

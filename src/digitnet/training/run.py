@@ -123,7 +123,7 @@ def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoc
 
     try:
         _train_epochs(trainer, config, checkpoint, out, say, on_batch, on_epoch_start, on_epoch)
-        if validation is not None:
+        if validation is not None and config.keep == "best":
             trainer.restore_best()
         problem = learning_problem(net, trainer, validation, (x_train, y_train))
         if problem:

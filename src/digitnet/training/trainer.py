@@ -249,12 +249,13 @@ class Trainer:
         self.epochs_without_improvement = int(document.get("epochs_without_improvement", 0))
 
     def run(self, on_batch=None, on_epoch=None) -> History:
-        """Train until epochs are done or early stopping triggers; keep the best weights."""
+        """Train until epochs are done or early stopping triggers; keep the best weights (the
+        last ones with config.keep == "last")."""
         while not self.finished:
             record = self.run_epoch(on_batch)
             if on_epoch is not None:
                 on_epoch(record)
-        if self.validation is not None:
+        if self.validation is not None and self.config.keep == "best":
             self.restore_best()
         return self.history
 
