@@ -54,23 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Warning: listening on {args.host}: anyone who can reach this machine can use the app. "
               "On the internet, put a reverse proxy with TLS in front (README: Deploying publicly).")
     print(f"Open {url_of(sock)} in a browser (Ctrl+C stops).", flush=True)
-    load_compiled_inference()
     try:
         make_server(app, sock).run(sockets=[sock])
     finally:
         sock.close()
     return 0
-
-
-def load_compiled_inference() -> None:
-    """Load the compiled inference kernel in the background (compiling it the first time: seconds),
-    so predictions take it once it is there (digitnet.engines.inference); nothing without numba."""
-    import threading
-
-    def load() -> None:
-        from digitnet.engines import compiled
-
-        if compiled.available():
-            compiled.warm_up(inference=True)
-
-    threading.Thread(target=load, name="compiled-inference", daemon=True).start()

@@ -79,11 +79,6 @@ def kernels():
     return _kernels
 
 
-def loaded() -> bool:
-    """Whether the kernels are already imported in this process (never imports Numba itself)."""
-    return _kernels is not None
-
-
 def available() -> bool:
     """Whether Numba imports here (the compiled engine can run)."""
     return kernels() is not None
