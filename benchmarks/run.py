@@ -559,8 +559,16 @@ COMPILED_EXPLANATIONS = {
          "against 1.6 ms each for the dense products), bias + activation and σ' are one pass each, and the "
          "update is one vectorised pass (memory-bound: p, g, m, s over 1.3 M parameters per step). The kernels "
          "run on one thread and BLAS on the trainer's: threaded kernels fought OpenBLAS's threads for the two "
-         "cores.",
+         "cores. The epoch is now within ~10% of the 800×800 products alone at these shapes, so what is left is "
+         "OpenBLAS's rate at batch 128: JAX (XLA's own matrix kernels, and the whole step fused) runs those "
+         "products closer to the peak and is ahead at 2 threads; closing that needs a better GEMM at these "
+         "shapes (oneDNN, or blocking the 800×800 products over two batches), not less Python.",
     "D": "as C, with one 256-unit hidden layer.",
+    "E": "one image is one compiled call (engines.compiled.forward: 4.6 µs, half of NumPy's path, which "
+         "Network.forward keeps so that its numbers stay exactly Dense.forward's). A batch of 10,000 through "
+         "the video's network is the 10,000×784×16 product, which OpenBLAS runs far below its peak (16 "
+         "columns); JAX fuses it with the activations and is 2–3× faster there. A batch kernel over each "
+         "image's nonzero pixels (as training's layer 0 does) would close that gap; it is not written yet.",
 }
 
 
@@ -595,9 +603,9 @@ def where_the_time_goes(bench: Bench) -> list[str]:
     lines += ["", "FLOPs count the 50,000 training images of A–C (D: 60,000) and leave out the input gradient "
               "∂C/∂x, which nothing needs; the issue's 4.7 GFLOP for A counted 60,000 images and that product.", ""]
     lines += [f"- **{key}**: {EXPLANATIONS[key]}" for key in results["floor"] if key in EXPLANATIONS]
-    lines += ["", "The compiled engine (digitnet.engines.compiled; provisional notes, from single-configuration runs "
-              "on a busy machine):", ""]
-    lines += [f"- **{key}**: {COMPILED_EXPLANATIONS[key]}" for key in results["floor"] if key in COMPILED_EXPLANATIONS]
+    lines += ["", "The compiled engine (digitnet.engines.compiled), and what the figures above leave to do:", ""]
+    shown = [key for key in results["floor"] if key in COMPILED_EXPLANATIONS] + (["E"] if "E" in args.configs else [])
+    lines += [f"- **{key}**: {COMPILED_EXPLANATIONS[key]}" for key in shown]
     return lines + [""]
 
 
