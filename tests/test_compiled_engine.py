@@ -323,3 +323,29 @@ def test_trainer_runs_the_compiled_engine_when_asked_and_agrees_with_fused():
         nets[engine] = net
     for a, b in zip(nets["compiled"].parameters(), nets["fused"].parameters()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_run_that_compiles_the_kernels_trains_what_a_run_from_the_cache_trains(tmp_path):
+    """The first run on a machine compiles the kernels (an empty Numba cache), every later one loads
+    them: both must give the same weights (numba#10617: with fastmath's reassoc/contract they did not)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, digitnet as dn\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = (rng.random((400, 784)) < 0.2).astype(np.float32) * rng.random((400, 784), dtype=np.float32)\n"
+        "y = rng.integers(0, 10, 400)\n"
+        "for optimizer, rate in (('sgd', 3.0), ('adam', 1e-3)):\n"
+        "    net = dn.Network([784, 16, 16, 10], seed=0)\n"
+        "    dn.train(net, x, y, epochs=2, batch_size=10, learning_rate=rate, optimizer=optimizer, seed=0,\n"
+        "             engine='compiled')\n"
+        "    print(np.concatenate([p.ravel() for p in net.parameters()]).tobytes().hex()[:4000])\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+            for _ in ("cold", "warm")]
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the first run wrote no cache"
+    assert runs[0].stdout == runs[1].stdout
