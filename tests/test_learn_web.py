@@ -270,7 +270,7 @@ def test_a_session_ends_at_its_time_limit(http, limits):
         session = next(stream)["session"]
         http.post(f"/api/learn/{session}/pause")  # paused sessions count too
         done = [e for e in stream][-1]
-    assert done["reason"] == "time limit" and "3 s" in done["message"]
+    assert done["reason"] == "time limit" and "3 s" in done["message"], done
     assert time.monotonic() - began < 3.0 + 2.5
 
 

@@ -32,6 +32,7 @@ from digitnet.inspection.backprop import MAX_STEPS
 from digitnet.layers import Dense
 from digitnet.network import Network
 from digitnet.training.live_process import decode_network
+from digitnet.training.presets import preset
 from digitnet.web import contract
 from digitnet.web.http import StrictJSONRoute, add_error_handlers
 from digitnet.web.networks import UserNetworks
@@ -82,7 +83,7 @@ class LearnRequest(BaseModel):
 
     preset: Literal[PRESETS] = Field(default="3b1b", description="the recipe: 3b1b (the video's) or modern")  # type: ignore[valid-type]
     epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS), BeforeValidator(_integral)] | None = Field(
-        default=None, description="passes over the 50,000 training images (default: the preset's)")
+        default=None, description="passes over the training images (default: the preset's, at most the server's cap)")
     learning_rate: float | None = Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
                                         description="η (default: the preset's)")
 
@@ -161,8 +162,11 @@ def learn_router(sessions: Sessions, networks: UserNetworks) -> APIRouter:
         if body.epochs is not None and body.epochs > limits.max_epochs:
             raise HTTPException(422, f"epochs must be at most {limits.max_epochs} (this server's cap for a learning "
                                      f"session); got {body.epochs}")
+        settings = body.model_dump()
+        if settings["epochs"] is None:  # the preset's own run, within the cap (modern's is 60 epochs)
+            settings["epochs"] = min(preset(body.preset).epochs, limits.max_epochs)
         try:
-            session = await sessions.open(body.model_dump())
+            session = await sessions.open(settings)
         except TooManySessions as error:
             return JSONResponse(status_code=429, content={"detail": str(error)}, headers={"retry-after": "10"})
         # no-cache, the SSE convention (with no-store Chromium reports the stream aborted at its end);

@@ -40,7 +40,7 @@ COMMANDS = ("pause", "resume", "step", "stop")
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream (a paused session)
 GRACE = 2.0  # seconds a stopped child gets to send its "done" before it is killed
 BACKLOG = 8  # lines waiting for a slow viewer beyond which progress snapshots are skipped
-MAX_EPOCHS = 30  # the presets' full run: the most a session may ask for (a server may allow fewer)
+MAX_EPOCHS = 30  # the 3b1b preset's full run: the most a session may ask for (a server may allow fewer)
 UNWATCHED = 10.0  # seconds a session may wait for its stream to begin (its viewer left at once)
 
 
