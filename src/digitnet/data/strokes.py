@@ -35,8 +35,6 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from digitnet.data import centreline
-
 __all__ = ["MIN_ELONGATION", "TARGET_HIGH", "TARGET_LOW", "UPSCALE", "WIDTH_HIGH", "WIDTH_LOW", "dilate_grey",
            "elongation", "erode", "normalise_stroke_width", "resize_longer_side", "saturate", "stroke_width"]
 
@@ -49,9 +47,6 @@ TARGET_LOW, TARGET_HIGH = 2.3, 3.3  # ... to this width (MNIST's median is 2.6)
 MIN_ELONGATION = 3.0  # side / width below this is a dot or a blob (a tap 2.6; MNIST ≥ 3.19)
 SATURATION = 0.8  # a bold stroke's ink above this share of its median counts as full (saturate)
 MAX_STEPS = 24  # erosion or dilation steps at most (6 MNIST px of width)
-RESTROKE_ABOVE = 3.8  # MNIST px: bolder ink is thinned to its centre line and redrawn (centreline) ...
-PEN = 2.6  # ... with a pen this wide (MNIST px, in the final 20 px box)
-SHRINK = 1.0
 
 
 def stroke_width(ink: Array) -> float:
@@ -75,16 +70,6 @@ def elongation(ink: Array) -> float:
     big = resize_longer_side(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], BOX * UPSCALE)
     width = stroke_width(big)
     return BOX * UPSCALE / width if width > 0 else 0.0
-
-
-def boxed_width(ink: Array) -> float:
-    """The stroke width of ink (h, w) in MNIST px once its ink's longer side is scaled to BOX px."""
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
-        return 0.0
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-    return stroke_width(saturate(ink)) * BOX / side
 
 
 def resize_longer_side(ink: Array, side: int) -> Array:
@@ -138,10 +123,6 @@ def normalise_stroke_width(ink: Array) -> tuple[Array, float, float]:
     width, out = before, ink
     if WIDTH_LOW <= before <= WIDTH_HIGH or before == 0.0:
         return ink, before, before
-    if before > RESTROKE_ABOVE:
-        shrink = (before - TARGET_HIGH) * UPSCALE / 2 * SHRINK if SHRINK > 0 else None
-        out = centreline.restroke(saturate(ink), PEN, BOX, UPSCALE, shrink)
-        return out, before, boxed_width(out)
     thicker = before < WIDTH_LOW
     step = dilate_grey if thicker else erode
     if thicker:  # room to grow: strokes at the edge would otherwise be cut by the frame
