@@ -15,6 +15,7 @@ from digitnet.data.augment import (
     AUGMENTATIONS,
     augment,
     change_thickness,
+    close_strokes,
     check_augment,
     elastic_field,
     parse_augment,
@@ -24,8 +25,8 @@ from digitnet.data.augment import (
 )
 from digitnet.data.deskew import slant
 
-SPECS = ["shift", "affine", "elastic", "thickness", "affine+elastic", "elastic+thickness",
-         "shift+affine+elastic+thickness"]
+SPECS = ["shift", "affine", "elastic", "thickness", "closing", "affine+elastic", "elastic+thickness",
+         "shift+affine+elastic+thickness+closing"]
 
 
 def centre_of_mass(images):
@@ -104,11 +105,11 @@ def test_names_combine_with_plus_and_act_in_a_fixed_order():
     assert parse_augment("thickness+elastic") == ("elastic", "thickness")
     assert parse_augment(None) == ()
     assert check_augment("shift+affine") == "shift+affine"
-    assert AUGMENTATIONS == ("shift", "affine", "elastic", "thickness")
+    assert AUGMENTATIONS == ("shift", "affine", "elastic", "thickness", "closing")
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("rotate", r"unknown augmentation 'rotate' in 'rotate'; expected names from shift, affine, elastic, thickness joined by '\+'"),
+    ("rotate", r"unknown augmentation 'rotate' in 'rotate'; expected names from shift, affine, elastic, thickness, closing joined by '\+'"),
     ("elastic+", r"unknown augmentation '' in 'elastic\+'"),
     ("elastic+elastic", r"augmentation 'elastic\+elastic' names one kind twice"),
     (3, r"augmentation must be a string like 'elastic\+thickness'; got int"),
@@ -276,6 +277,27 @@ def test_random_thickness_changes_the_ink_both_ways():
     assert ratio.min() < 0.9 and ratio.max() > 1.1
     # The pen changes, the place does not: the centre of mass stays within half a pixel.
     np.testing.assert_allclose(centre_of_mass(out.reshape(-1, 28, 28)), centre_of_mass(x.reshape(-1, 28, 28)), atol=0.5)
+
+
+def test_closing_fills_a_small_loop_and_keeps_the_pen():
+    """A ring 2 px wide around a 4×4 hole (a 9's loop, small) and a bar 2 px wide: two closing
+    steps fill the hole, as a marker does; one step leaves its middle open; the bar stays as it was."""
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, 4:12, 4:12] = 1.0
+    image[0, 6:10, 6:10] = 0.0  # the hole
+    image[0, 16:26, 13:15] = 1.0  # the bar
+    once, twice = close_strokes(image, np.array([1]))[0], close_strokes(image, np.array([2]))[0]
+    assert twice[6:10, 6:10].min() == 1.0 and once[7:9, 7:9].max() == 0.0
+    np.testing.assert_array_equal(twice[15:, :], image[0, 15:, :])  # the bar: dilated, eroded back
+    np.testing.assert_array_equal(close_strokes(image, np.array([0])), image)  # 0 steps: untouched
+
+
+def test_random_closing_changes_only_some_images_and_only_adds_ink():
+    x = strokes()
+    out = augment(x, "closing", np.random.default_rng(0))
+    changed = (out != x).any(1)
+    assert 0 < changed.sum() < len(x)  # CLOSING_SHARE of the images, not all
+    assert (out >= x - 1e-6).all()  # a closing never takes ink away
 
 
 # --------------------------------------------------------------------------- the sampler

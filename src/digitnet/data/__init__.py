@@ -23,7 +23,7 @@ Its files, lowest first; each imports only files above it:
     strokes.py     stroke width: measured, brought toward MNIST's pen; a dot is not a digit
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
     warp.py        bilinear warps of 28×28 images (the sampler augment and deskew share)
-    augment.py     new training images each epoch: shift, affine, elastic, thickness
+    augment.py     new training images each epoch: shift, affine, elastic, thickness, closing
     deskew.py      moment-based shear standing each digit upright
     prepare.py     a model's own preprocessing (deskew), as its model file records it: prepare_for
 

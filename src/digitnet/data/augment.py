@@ -13,6 +13,13 @@ they act in the order of AUGMENTATIONS:
                the output at q reads the source at q + α·(G_σ ∗ U)(q)
     thickness  the pen: each image blends towards its grey-scale dilation (thicker strokes, t > 0)
                or its erosion (thinner, t < 0) by |t|, t ~ U(−0.5, 1); 4-neighbour structuring element
+    closing    a marker's digit as the preprocessing hands it over: CLOSING_SHARE of the images
+               are dilated k times then eroded k times, k ∈ {1, 2} (a grey closing, 4-neighbour):
+               loops and gaps narrower than ~2k px fill in, strokes keep their width. Measured
+               (modern, seed 0, 300 marker pictures of benchmarks/realworld_kinds.py, erosion in
+               the preprocessing): share 0.3 read 94.0% of them (without: 92.3%; share 0.15:
+               93.7%), at 97.21% on the MNIST test set (without: 97.40%), ~1 point (3 digits)
+               lower on most other kinds: not in a preset
 
 shift, affine and elastic make one source point per output pixel (digitnet.data.warp) and one
 bilinear sample per image: x'(q) = x(A⁻¹(q − p₀ − t) + p₀ + d(q)). Images keep their range
@@ -30,7 +37,7 @@ from numpy.typing import NDArray
 from digitnet.data import warp
 from digitnet.engines.threads import limit_blas_threads
 
-AUGMENTATIONS = ("shift", "affine", "elastic", "thickness")
+AUGMENTATIONS = ("shift", "affine", "elastic", "thickness", "closing")
 
 MAX_SHIFT = 2  # pixels
 MAX_ROTATION = 12.0  # degrees
@@ -41,6 +48,9 @@ ELASTIC_ALPHA = 34.0  # pixels per unit of smoothed field (Simard 2003)
 # t for thickness: up to a full dilation (MNIST ink ×1.8 on the median digit) but at most half an
 # erosion (a full one leaves a median digit 27% of its ink: strokes 2 px wide vanish).
 THICKNESS_RANGE = (-0.5, 1.0)
+# closing: this share of the images is dilated k times then eroded k times, k ∈ {1, 2}: a marker
+# (loops filled) brought back to a pen's width, what the preprocessing makes of a marker picture.
+CLOSING_SHARE = 0.3
 
 
 def parse_augment(spec: str | None) -> tuple[str, ...]:
@@ -93,6 +103,9 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
     if "affine" in names:
         matrices = random_affine(n, rng)  # (n, 2, 2)
     thickness = rng.uniform(*THICKNESS_RANGE, n) if "thickness" in names else None  # (n,)
+    closing = None
+    if "closing" in names:  # (n,): 0 (untouched), 1 or 2 steps
+        closing = np.where(rng.random(n) < CLOSING_SHARE, rng.integers(1, 3, n), 0)
     geometric = any(name in names for name in ("shift", "affine", "elastic"))
     out = np.empty((n, side, side), dtype=np.float32)
     with limit_blas_threads(1):  # the fields' small products: a second thread only hands off
@@ -108,6 +121,8 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
                 chunk = warp.bilinear(chunk, rows, cols)
             if thickness is not None:
                 chunk = change_thickness(chunk, thickness[part])
+            if closing is not None:
+                chunk = close_strokes(np.asarray(chunk, dtype=np.float32), closing[part])
             out[part] = chunk
     return out.reshape(n, side * side)
 
@@ -167,6 +182,21 @@ def change_thickness(images: NDArray[np.floating], t: NDArray[np.floating]) -> N
     target *= np.abs(t)
     target += images
     return np.clip(target, 0.0, 1.0, out=target)  # a convex blend; the clip only absorbs rounding
+
+
+def close_strokes(images: NDArray[np.float32], steps: NDArray[np.integer]) -> NDArray[np.float32]:
+    """Each image (n, h, w) dilated steps[i] times, then eroded as many times (a grey closing: gaps
+    and loops narrower than the steps fill in, stroke widths come back). steps: (n,) ≥ 0."""
+    out = np.array(images, dtype=np.float32)
+    for k in np.unique(steps[steps > 0]):
+        chosen = np.flatnonzero(steps == k)
+        part = out[chosen]
+        for _ in range(int(k)):
+            part = dilate(part)
+        for _ in range(int(k)):
+            part = erode(part)
+        out[chosen] = part
+    return out
 
 
 def dilate(images: NDArray[np.floating]) -> NDArray[np.floating]:
