@@ -648,14 +648,18 @@ def parse(argv):
     return args
 
 
+# The sections other scripts record into the file, as (start, end) markers: load.py --record (web
+# load, and under attack), learn_load.py --record, augment.py --record, realworld.py.
+KEPT_SECTIONS = [(f"<!-- {name}:start -->", f"<!-- {name}:end -->") for name in ("web-load", "web-attack", "learn-load", "augment")] + [
+    ("<!-- realworld:begin -->", "<!-- realworld:end -->")]
+
+
 def keep_web_load_section(path: Path, text: str) -> str:
-    """Carry over the sections other scripts record into the file (the web-load figures of
-    benchmarks/load.py --record, the augmentation timings of benchmarks/augment.py --record)."""
+    """Carry over, in their order, the sections other scripts record into the file (KEPT_SECTIONS)."""
     if not path.exists():
         return text
     old = path.read_text()
-    for name in ("web-load", "augment"):
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    for start, end in KEPT_SECTIONS:
         if start in old and end in old:
             section = start + old.split(start, 1)[1].split(end, 1)[0] + end
             text = text.rstrip("\n") + "\n\n" + section + "\n"
