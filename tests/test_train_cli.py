@@ -308,3 +308,23 @@ def test_divergence_via_the_cli_exits_1_naming_the_epoch(tmp_path):
     assert code == 1
     assert_one_line_error(err, r"training diverged in epoch 1\b.*try a smaller learning rate \(--lr, now 10000\)")
     assert not (tmp_path / "d.safetensors").exists()
+
+
+def test_without_numba_train_says_so_once_in_one_line(tmp_path):
+    """No numba: training runs on the NumPy engines and the CLI says so in one line (no warning
+    machinery, no source location)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "from digitnet.cli import main\n"
+            f"sys.exit(main(['train', '--layers', '784,8,10', '--epochs', '2', '--out', {str(tmp_path / 'm.safetensors')!r}]))\n")
+    import os
+
+    source = str(Path(digitnet.__file__).resolve().parents[1])  # this checkout's digitnet, wherever we are
+    env = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "compiled engine" in line]
+    assert len(notes) == 1 and notes[0].startswith("digitnet: note: the compiled engine is not available"), done.stderr
+    assert "CompiledEngineUnavailable" not in done.stderr and "Saved" in done.stdout

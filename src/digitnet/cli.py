@@ -96,6 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    import warnings
+
+    from digitnet.engines import CompiledEngineUnavailable
+
+    def say(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, CompiledEngineUnavailable):  # ours: one line, no source location
+            print(f"digitnet: note: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    shown, warnings.showwarning = warnings.showwarning, say
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -111,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # for anything the user can fix; OSError for files and network. One line, no traceback.
         print(f"digitnet: error: {_one_line(error)}", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = shown
 
 
 # Library argument names that reach the user through error messages, and the flags they typed.
