@@ -23,7 +23,7 @@ from digitnet import inspection
 from digitnet._version import __version__
 from digitnet.data import preprocess
 from digitnet.inspection import calibration
-from digitnet.data.prepare import prepare_for
+from digitnet.data.prepare import model_steps, prepare_for
 from digitnet.modelfile import load
 from digitnet.network import Network
 from digitnet.web import contract
@@ -102,6 +102,7 @@ class Served:
             self.class_names = [str(k) for k in range(net.num_outputs)]
         self.dataset = net.metadata.get("dataset") or "mnist"
         self.samples = SampleSource(net, self.dataset)
+        self.steps = model_steps(net.metadata)  # the model's own preprocessing (deskew), if any
         self._pictures: dict[tuple[int, int, str], np.ndarray] = {}
         self._pictures_lock = threading.Lock()
 
@@ -126,9 +127,8 @@ class Served:
         """
         net = net or self.net
         if np.size(x) == 784:
-            reason = preprocess.no_digit_reason(x)  # "no ink found" says it best for a blank input
-            if reason != "no ink found":
-                reason = not_a_digit(np.asarray(x)) or reason  # the more specific reason (a blot, a haze)
+            # The preprocessing's rule first (what predict says of a file), then web.digits' (a blot, a haze).
+            reason = preprocess.no_digit_reason(x) or not_a_digit(np.asarray(x))
             if reason is not None:
                 return no_digit(reason)
         seen = prepare_for(self.net, np.asarray(x, dtype=np.float32))  # edits never change the preprocessing
@@ -152,7 +152,8 @@ class Served:
             "confidence": confidence,
             "unsure": confidence < calibration.unsure_below(net),
             "note": None,
-            "seen": trace[0].reshape(side, side).tolist(),
+            # What the network read, when the model's own steps changed the input (else: the input).
+            "seen": trace[0].reshape(side, side).tolist() if self.steps else None,
         }
 
 

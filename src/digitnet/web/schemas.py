@@ -138,8 +138,8 @@ class Prediction(BaseModel):
     unsure: bool = Field(False, description="confidence is below the model's unsure threshold (chosen on validation data)")
     note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\")")
     seen: Grid | None = Field(
-        description="the 28×28 image the network read: the input after the model's own preprocessing "
-        "(deskewed when its model file records deskew; otherwise the input itself); null with no digit",
+        description="the 28×28 image the network read when the model's own preprocessing changed the input "
+        "(deskewed when its model file records deskew); null when it is the input itself, or with no digit",
     )
 
 
