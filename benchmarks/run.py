@@ -564,7 +564,7 @@ COMPILED_EXPLANATIONS = {
          "products closer to the peak and is ahead at 2 threads; closing that needs a better GEMM at these "
          "shapes (oneDNN, or blocking the 800×800 products over two batches), not less Python.",
     "D": "as C, with one 256-unit hidden layer.",
-    "E": "one image is one compiled call (engines.compiled.forward: 4.6 µs, half of NumPy's path, which "
+    "E": "one image is one compiled call (engines.compiled.forward: under half of NumPy's path's time, which "
          "Network.forward keeps so that its numbers stay exactly Dense.forward's). A batch of 10,000 through "
          "the video's network is the 10,000×784×16 product, which OpenBLAS runs far below its peak (16 "
          "columns); JAX fuses it with the activations and is 2–3× faster there. A batch kernel over each "
