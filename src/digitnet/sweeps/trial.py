@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.engines.threads import limit_blas_threads
+from digitnet.data.prepare import preprocessing_document
 from digitnet.network import Network
 from digitnet.training.checkpoints import load_checkpoint, save_checkpoint
 from digitnet.training.config import TrainConfig
@@ -132,11 +133,15 @@ def keep_checkpoint(folder: Path, target: Path) -> None:
 
 
 def kept_model(checkpoint: str | Path) -> tuple[Network, TrainConfig, dict[str, Any]]:
-    """The model a trial's checkpoint stands for: its network holding the weights best on validation,
-    its config and the checkpoint's state document (history, best epoch)."""
+    """The model a trial's checkpoint stands for: its network holding the weights best on validation
+    (the last ones when its config keeps the last), its config and the checkpoint's state document
+    (history, best epoch)."""
     net, tensors, document = load_checkpoint(Path(checkpoint))
+    config = TrainConfig.from_dict(document["training"])
     best = sorted((int(key.split(".")[1]), array) for key, array in tensors.items() if key.startswith("best."))
-    for parameter, (_, array) in zip(net.parameters(), best):
+    for parameter, (_, array) in zip(net.parameters(), best if config.keep == "best" else []):
         parameter[...] = array
-    net.metadata = {}  # a model now: not the checkpoint's document (kind, optimizer state), which is returned
-    return net, TrainConfig.from_dict(document["training"]), document["checkpoint"]
+    # A model now: not the checkpoint's document (kind, optimizer state), which is returned; but the
+    # model's own preprocessing stays with it (a deskewing trial's model reads its inputs deskewed).
+    net.metadata = {"preprocessing": preprocessing_document(deskew=config.deskew)} if config.deskew else {}
+    return net, config, document["checkpoint"]
