@@ -36,7 +36,7 @@ from digitnet.training.presets import preset
 from digitnet.web import contract
 from digitnet.web.http import StrictJSONRoute, add_error_handlers
 from digitnet.web.networks import UserNetworks
-from digitnet.web.schemas import ErrorBody, Pixels
+from digitnet.web.schemas import ErrorBody, Pixels, WholeNumber, integral
 from digitnet.web.sessions import COMMANDS, MAX_EPOCHS, PRESETS, SessionLimits, Sessions, TooManySessions
 
 MAX_LEARNING_RATE = 100.0
@@ -44,16 +44,6 @@ MAX_PAGE_STEPS = 100  # gradient steps on one drawn digit per request
 
 SessionId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the id its first event gave")]
 
-
-def _integral(value: Any) -> Any:
-    """7.0 -> 7: JSON Schema counts a number without a fractional part as an integer; strings and
-    booleans stay as they are, for strict validation to refuse."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 class PixelsBody(BaseModel):
@@ -82,7 +72,7 @@ class LearnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     preset: Literal[PRESETS] = Field(default="3b1b", description="the recipe: 3b1b (the video's) or modern")  # type: ignore[valid-type]
-    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS), BeforeValidator(_integral)] | None = Field(
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS), BeforeValidator(integral)] | None = Field(
         default=None, description="passes over the training images (default: the preset's, at most the server's cap)")
     learning_rate: float | None = Field(default=None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False,
                                         description="η (default: the preset's)")

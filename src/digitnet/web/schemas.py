@@ -62,7 +62,7 @@ class PixelsRequest(BaseModel):
     pixels: Pixels
 
 
-def _integral(value: Any) -> Any:
+def integral(value: Any) -> Any:
     """7.0 -> 7: JSON Schema counts a number with no fractional part as an integer; strings and
     booleans stay as they are, for strict validation to refuse."""
     if isinstance(value, float) and value.is_integer():
@@ -70,7 +70,7 @@ def _integral(value: Any) -> Any:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_integral)]
+WholeNumber = Annotated[int, BeforeValidator(integral)]
 
 
 def _bias_or_scale(schema: dict[str, Any]) -> None:
