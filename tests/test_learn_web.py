@@ -111,7 +111,10 @@ def test_backprop_step_moves_the_outputs_and_never_the_served_model(http, net, d
     assert body["cost_after"] < body["cost_before"] and body["steps"] == 2 and body["learning_rate"] == 1.5
     for p, kept in zip(net.parameters(), before):
         np.testing.assert_array_equal(p, kept)
-    assert http.post("/api/backprop/step", json={"pixels": x.tolist(), "label": 3}).json()["learning_rate"] == 3.0
+    # Without one, the step takes the served model's own SGD rate (the 3b1b preset's 1.0).
+    assert net.metadata["training"]["optimizer"] == "sgd"
+    default = http.post("/api/backprop/step", json={"pixels": x.tolist(), "label": 3}).json()["learning_rate"]
+    assert default == net.metadata["training"]["learning_rate"] == 1.0
 
 
 @pytest.mark.parametrize("body, needle", [

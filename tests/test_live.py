@@ -26,7 +26,8 @@ def mnist():
 
 
 def config(epochs=2, **changes):
-    return preset("3b1b").replace(epochs=epochs, **changes)
+    # The book's rate 3.0 rather than the preset's 1.0: on these 2,000 digits it learns visibly in one epoch.
+    return preset("3b1b").replace(epochs=epochs, **{"learning_rate": 3.0, **changes})
 
 
 def run(mnist, controls=None, epochs=2, on_event=None, **options):

@@ -185,7 +185,7 @@ def test_train_prints_one_line_per_epoch_and_saves(trained):
     assert code == 0, stderr
     assert stderr == ""
     lines = stdout.splitlines()
-    assert lines[0].startswith("Training 784-16-10 (sigmoid, quadratic, sgd lr 3, batch 100, 1 epochs) on mnist: "
+    assert lines[0].startswith("Training 784-16-10 (sigmoid, quadratic, sgd lr 1, batch 100, 1 epochs) on mnist: "
                                "55000 training, 5000 validation, 10000 test images.")
     epoch_lines = [match for line in lines if (match := EPOCH_LINE.match(line.strip()))]
     assert len(epoch_lines) == 1, stdout
