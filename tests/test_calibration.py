@@ -115,6 +115,19 @@ def test_training_stores_the_calibration_in_the_model_file(small_run):
                                net.probabilities(data.x_test[:5]), rtol=1e-4, atol=1e-6)
 
 
+def test_calibrated_from_activations_already_computed_is_calibrated_probabilities(small_run):
+    # The web page computes one activation trace per drawing and reads every figure from it.
+    net = digitnet.load(small_run[0])
+    assert calibration.temperature_of(net) != 1.0
+    sigmoid = digitnet.load(PRETRAINED)
+    for model in (net, sigmoid):
+        x = small_run[1].x_test[:7]
+        A = model.activations(x)
+        np.testing.assert_allclose(calibration.calibrated_from(model, A[-2], A[-1]),
+                                   calibration.calibrated_probabilities(model, x), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(model.shares(A[-1]), model.probabilities(x), rtol=1e-5, atol=1e-7)
+
+
 def test_evaluate_reports_calibration_and_draws_the_diagram(small_run, capsys, tmp_path):
     pytest.importorskip("matplotlib")
     out, _ = small_run

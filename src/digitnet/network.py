@@ -159,7 +159,12 @@ class Network:
         A softmax output already is a distribution; sigmoid outputs (the video's network)
         are divided by their sum; any other output goes through softmax.
         """
-        A = self.forward(X)
+        return self.shares(self.forward(X))
+
+    def shares(self, A: ArrayLike) -> Array:
+        """probabilities() from output activations already computed: (n, sizes[-1]) -> the same
+        shape, rows summing to 1 (a caller holding the activations need not run forward again)."""
+        A = np.asarray(A)
         if self.output_activation == "softmax":
             return A
         if self.output_activation == "sigmoid":

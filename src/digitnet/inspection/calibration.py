@@ -205,6 +205,16 @@ def calibrated_probabilities(net: Network, X: ArrayLike) -> NDArray[np.floating]
     return net.probabilities(X)
 
 
+def calibrated_from(net: Network, last_input: ArrayLike, output: ArrayLike) -> NDArray[np.floating]:
+    """calibrated_probabilities from activations already computed: last_input is what the output
+    layer reads, (n, sizes[-2]), and output its activations, (n, k). No forward pass."""
+    temperature = temperature_of(net)
+    if net.output_activation == "softmax" and temperature != 1.0:
+        last = net.layers[-1]
+        return softmax_with_temperature(np.asarray(last_input) @ last.weight.T + last.bias, temperature)
+    return net.shares(output)
+
+
 def _labels(y: ArrayLike, n: int) -> NDArray[np.int64]:
     labels = np.asarray(y)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":

@@ -134,14 +134,14 @@ class Served:
         seen = prepare_for(self.net, np.asarray(x, dtype=np.float32))  # edits never change the preprocessing
         trace = inspection.activation_trace(net, seen)  # [seen, a₀, a₁, ..., output]
         output = trace[-1]
-        probabilities = net.probabilities(trace[0].reshape(1, -1))[0]  # (classes,), sums to 1
+        probabilities = net.shares(output.reshape(1, -1))[0]  # (classes,), sums to 1
         if not all(np.isfinite(a).all() for a in trace) or not np.isfinite(probabilities).all():
             raise ValueError("the edited network's activations overflow (infinite or NaN); use smaller edits")
         total = float(probabilities.sum(dtype=np.float64))
         if total == 0.0:  # every sigmoid output underflowed to 0: no neuron is preferred
             probabilities = np.full_like(probabilities, 1.0 / len(probabilities))
         digit = int(output.argmax())  # Network.predict's rule: the most active output neuron
-        confidence = float(calibration.calibrated_probabilities(net, trace[0].reshape(1, -1))[0, digit])
+        confidence = float(calibration.calibrated_from(net, trace[-2].reshape(1, -1), output.reshape(1, -1))[0, digit])
         side = inspection.image_side(self.net)
         return {
             "digit": digit,

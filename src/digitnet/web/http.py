@@ -125,7 +125,9 @@ class StrictJSONRoute(APIRoute):
             if request.headers.get("content-type", "").split(";")[0].strip().lower().endswith("json"):
                 body = await request.body()  # cached: the route reads it again for free
                 try:
-                    json.loads(body, object_pairs_hook=_refuse_duplicates)
+                    # Parsed once: Starlette's Request.json() returns what it finds in _json, so the
+                    # route does not parse these (often 784-number) bodies a second time.
+                    request._json = json.loads(body, object_pairs_hook=_refuse_duplicates)
                 except DuplicateKey as error:
                     raise RequestValidationError([{
                         "type": "json_duplicate_key", "loc": ("body",),
