@@ -349,3 +349,46 @@ def test_a_run_that_compiles_the_kernels_trains_what_a_run_from_the_cache_trains
     assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
     assert any((tmp_path / "numba-cache").rglob("*.nbi")), "the first run wrote no cache"
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_the_kernel_cache_folder_is_named_after_every_kernel_source(tmp_path, monkeypatch):
+    """A change to any kernel source (not only the file defining a function) must start a fresh
+    cache: Numba alone checks only the defining file, and once served fastmath kernels after the
+    flags moved to activation_kernels.py."""
+    pytest.importorskip("numba")
+    from digitnet.engines import compiled, kernel_cache
+
+    copy = tmp_path / "engines"
+    copy.mkdir()
+    for name in kernel_cache.SOURCES:
+        (copy / name).write_bytes((kernel_cache.HERE / name).read_bytes())
+    monkeypatch.setattr(kernel_cache, "HERE", copy)
+    before = kernel_cache.source_key()
+    for name in kernel_cache.SOURCES:
+        text = (copy / name).read_bytes()
+        (copy / name).write_bytes(text + b"\n# changed\n")
+        assert kernel_cache.source_key() != before, name
+        (copy / name).write_bytes(text)
+    assert kernel_cache.source_key() == before
+
+    # Where it goes: NUMBA_CACHE_DIR when set; else beside the sources, or the user's cache when
+    # that folder cannot be written.
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert kernel_cache.cache_folder() == tmp_path / "mine" / f"numba-{before}"
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert kernel_cache.cache_folder() == copy / "__pycache__" / f"numba-{before}"
+    monkeypatch.setattr(kernel_cache, "_writable", lambda folder: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernel_cache.cache_folder() == tmp_path / "xdg" / "digitnet" / f"numba-{before}"
+
+    # The loaded kernels really cache there, and the process's own Numba setting is left alone.
+    monkeypatch.undo()
+    from numba.core import config
+
+    module = compiled.kernels()
+    folder = str(kernel_cache.cache_folder())
+    assert module.train_steps._cache._cache_path.startswith(folder)
+    from digitnet.engines import forward_kernels
+
+    assert forward_kernels.forward_rows._cache._cache_path.startswith(folder)
+    assert config.CACHE_DIR != folder

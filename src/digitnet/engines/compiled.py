@@ -20,8 +20,9 @@ Dropout masks come from the same draws as the reference loop's (per step, per hi
 (width, units) array of rng.random(dtype) < keep), so one seed gives the same masks on every engine.
 
 Numba is optional: it is imported the first time a plan is built or supports() asks, and without
-it supports() is False. Compiled functions are cached on disk by Numba (next to the package, or
-in the user's cache directory when the package directory is read-only; NUMBA_CACHE_DIR overrides).
+it supports() is False. Compiled functions are cached on disk by Numba, in a folder named after
+the kernels' source (engines/kernel_cache.py: next to the package, or in the user's cache
+directory when the package directory is read-only; under NUMBA_CACHE_DIR when that is set).
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def kernels():
     global _kernels, _import_error
     if _kernels is None and _import_error is None:
         try:
-            from digitnet.engines import kernels as module
+            from digitnet.engines.kernel_cache import kernel_imports
+
+            with kernel_imports():  # every kernel module, so each caches under its source's hash
+                from digitnet.engines import forward_kernels, wide  # noqa: F401
+                from digitnet.engines import kernels as module
         except Exception as error:  # noqa: BLE001 - any failure to import numba means: not available
             _import_error = f"{type(error).__name__}: {error}"
         else:
