@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- augment:start -->", "<!-- augment:end -->"
-SPECS = ["shift", "affine", "elastic", "thickness", "affine+elastic", "affine+elastic+thickness"]
+SPECS = ["shift", "affine", "elastic", "thickness", "closing", "affine+elastic", "affine+elastic+closing"]
 
 
 def measure(runs: int) -> tuple[dict[str, list[tuple[float, float]]], int]:

@@ -47,7 +47,7 @@ def test_train_live_pause_step_and_use_the_network(browser, app_server, tmp_path
     requests = []
     page.on("request", lambda r: requests.append(r.url.split(app_server.url, 1)[-1]))
     page.select_option("#learn-preset", "3b1b")
-    assert page.input_value("#learn-rate") == "3"
+    assert page.input_value("#learn-rate") == "1"  # the preset's own rate
     page.fill("#learn-epochs", "2")
     page.click("#learn-train")
     page.wait_for_function("() => Number(document.getElementById('learn').dataset.step || 0) > 0", timeout=60_000)

@@ -19,7 +19,8 @@ they act in the order of AUGMENTATIONS:
                (modern, seed 0, 300 marker pictures of benchmarks/realworld_kinds.py, erosion in
                the preprocessing): share 0.3 read 94.0% of them (without: 92.3%; share 0.15:
                93.7%), at 97.21% on the MNIST test set (without: 97.40%), ~1 point (3 digits)
-               lower on most other kinds: not in a preset
+               lower on most other kinds: not in modern. The best preset, with room for the
+               variety, uses it: marker pictures 96.0% -> 96.6%, MNIST 99.33% -> 99.42% (seed 0)
 
 shift, affine and elastic make one source point per output pixel (digitnet.data.warp) and one
 bilinear sample per image: x'(q) = x(A⁻¹(q − p₀ − t) + p₀ + d(q)). Images keep their range

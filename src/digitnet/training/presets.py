@@ -21,12 +21,16 @@
 - best:   Simard's elastic-distortion MLP, made deeper: 784-800-800-10 ReLU with dropout 0.2,
           Adam with a cosine schedule over 100 epochs, on deskewed digits, every training image
           redrawn each epoch by a random affine map (rotation, scaling, shear) and an elastic
-          distortion (data.augment). Deskewing gave it a better validation accuracy than the
-          same recipe without (and a better test accuracy); 100 epochs than 60. It keeps the
-          schedule's last weights (keep="last": choosing among the last epochs by 5,000
-          validation digits is choosing by noise); the 5,000 are held out for calibration.
-          Thicker and thinner strokes in the augmentation ("+thickness") changed neither its
-          accuracy nor how it reads marker pictures (benchmarks/realworld.py), so it is left out.
+          distortion, and three in ten of them drawn as a bold marker leaves a digit after
+          thinning (a grey closing: small loops filled; data.augment). Deskewing gave it a better
+          validation accuracy than the same recipe without (and a better test accuracy); 100
+          epochs than 60. The closing made it read marker pictures better (benchmarks/
+          realworld.py, 500 of them: 96.0% -> 96.6% at seed 0) and clean digits no worse (seeds
+          0-2: 99.42, 99.40, 99.36% with it; seed 0 without: 99.33%). It keeps the schedule's last
+          weights (keep="last": choosing among the last epochs by 5,000 validation digits is
+          choosing by noise); the 5,000 are held out for calibration. Thicker and thinner strokes
+          ("+thickness") changed neither its accuracy nor how it reads marker pictures, so they
+          are left out.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ PRESETS: dict[str, TrainConfig] = {
         batch_size=128,
         epochs=100,
         dropout=0.2,
-        augment="affine+elastic",
+        augment="affine+elastic+closing",
         deskew=True,
         validation_size=5_000,
         keep="last",

@@ -18,7 +18,7 @@ import { $, BLUE, RED, gridCanvas, grey, paintGrid, svg } from "./dom.js";
 import { loadPixels, requestPrediction } from "./predict.js";
 import { emit, on, state } from "./state.js";
 
-const RATES = { "3b1b": 3, modern: 0.002 };  // each recipe's own learning rate
+const RATES = { "3b1b": 1, modern: 0.002 };  // each recipe's own learning rate
 const run = { controller: null, session: null, phase: "idle", costs: [], accuracy: [], totalSteps: 1, tiles: [], probe: null, usable: false };
 const lesson = { input: null, label: null, result: null, neuron: 0, steps: 0 };
 
