@@ -27,10 +27,7 @@ from digitnet.training import run as workflow
 
 pytestmark = pytest.mark.slow
 
-# On the compiled engine an epoch of this network takes ~0.05 s: with 8 epochs the run after its
-# first checkpoint lasted ~0.6 s, and once, in a full `make test`, it finished before this process
-# sent Ctrl-C (exit 0, not 130). 30 epochs leave seconds for every kill to land mid-run.
-EPOCHS = 30
+EPOCHS = 8
 TRAIN_ARGS = ["train", "--layers", "784,16,10", "--epochs", str(EPOCHS), "--batch-size", "10",
               "--validation-size", "1000", "--seed", "7"]
 TIMEOUT = 120  # seconds for any one subprocess; a hang fails the test instead of the suite
