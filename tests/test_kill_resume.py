@@ -69,6 +69,13 @@ def environment(tmp_path_factory) -> dict[str, str]:
     return env
 
 
+def default_sigint() -> None:
+    """In the child before it starts: Ctrl-C back to its default. A suite started in the background
+    (`make test &`, nohup) inherits an ignored SIGINT, which Python, rightly, keeps ignoring, so
+    the Ctrl-C test would see the run finish instead of stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """One `digitnet train` subprocess with its output in files (no pipe to fill up)."""
 
@@ -80,7 +87,7 @@ class Run:
         command = [sys.executable, "-c", script, *argv] if script else [sys.executable, "-m", "digitnet", *argv]
         with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**env, **(extra_env or {})},
-                                            cwd=out.parent)
+                                            cwd=out.parent, preexec_fn=default_sigint)
 
     @property
     def stdout(self) -> str:
