@@ -123,7 +123,7 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
             if thickness is not None:
                 chunk = change_thickness(chunk, thickness[part])
             if closing is not None:
-                chunk = close_strokes(np.asarray(chunk, dtype=np.float32), closing[part])
+                chunk = close_strokes(chunk, closing[part])  # (a float32 copy)
             out[part] = chunk
     return out.reshape(n, side * side)
 
@@ -185,7 +185,7 @@ def change_thickness(images: NDArray[np.floating], t: NDArray[np.floating]) -> N
     return np.clip(target, 0.0, 1.0, out=target)  # a convex blend; the clip only absorbs rounding
 
 
-def close_strokes(images: NDArray[np.float32], steps: NDArray[np.integer]) -> NDArray[np.float32]:
+def close_strokes(images: NDArray[np.floating], steps: NDArray[np.integer]) -> NDArray[np.float32]:
     """Each image (n, h, w) dilated steps[i] times, then eroded as many times (a grey closing: gaps
     and loops narrower than the steps fill in, stroke widths come back). steps: (n,) ≥ 0."""
     out = np.array(images, dtype=np.float32)

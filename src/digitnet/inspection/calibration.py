@@ -47,11 +47,13 @@ __all__ = [
     "DEFAULT_UNSURE_BELOW",
     "UNSURE_ERROR_RATE",
     "calibrate_network",
+    "calibrated_from",
     "calibrated_probabilities",
     "calibration_record",
     "expected_calibration_error",
     "fit_temperature",
     "logits",
+    "output_logits",
     "reliability",
     "softmax_with_temperature",
     "temperature_of",
@@ -70,8 +72,13 @@ def logits(net: Network, X: ArrayLike) -> NDArray[np.floating]:
     A = net.check_inputs(X)
     for layer in net.layers[:-1]:
         A = layer.forward(A)
+    return output_logits(net, A)
+
+
+def output_logits(net: Network, last_input: ArrayLike) -> NDArray[np.floating]:
+    """Z = W_last · a + b_last from what the output layer reads, (n, sizes[-2]) -> (n, k)."""
     last = net.layers[-1]
-    return A @ last.weight.T + last.bias  # (n, k)
+    return np.asarray(last_input) @ last.weight.T + last.bias
 
 
 def softmax_with_temperature(Z: ArrayLike, temperature: float) -> NDArray[np.floating]:
@@ -210,8 +217,7 @@ def calibrated_from(net: Network, last_input: ArrayLike, output: ArrayLike) -> N
     layer reads, (n, sizes[-2]), and output its activations, (n, k). No forward pass."""
     temperature = temperature_of(net)
     if net.output_activation == "softmax" and temperature != 1.0:
-        last = net.layers[-1]
-        return softmax_with_temperature(np.asarray(last_input) @ last.weight.T + last.bias, temperature)
+        return softmax_with_temperature(output_logits(net, last_input), temperature)
     return net.shares(output)
 
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.engines.threads import limit_blas_threads
 from digitnet.data.prepare import preprocessing_document
+from digitnet.engines.threads import limit_blas_threads
 from digitnet.network import Network
 from digitnet.training.checkpoints import load_checkpoint, save_checkpoint
 from digitnet.training.config import TrainConfig

@@ -45,7 +45,6 @@ MAX_PAGE_STEPS = 100  # gradient steps on one drawn digit per request
 SessionId = Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the id its first event gave")]
 
 
-
 class PixelsBody(BaseModel):
     # Strict: "label": "3" or true is refused, not read as 3 or 1; unknown keys are refused.
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", strict=True)
