@@ -171,7 +171,10 @@ def test_a_tap_is_no_digit_and_the_page_says_draw_a_digit(browser, app_server):
     assert bar_values(page) == ["–"] * 10  # no probabilities for a dot
     draw(page, SEVEN)  # the same pad, now with a digit on it
     page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
-    assert page.is_hidden("#answer-note") or "Unsure" in page.text_content("#answer-note")
+    # One read of the note: drawing sends several predictions, and the note can change between
+    # two separate reads (an unsure mid-stroke answer, then a sure one).
+    note = page.evaluate("() => { const n = document.getElementById('answer-note'); return [n.hidden, n.textContent]; }")
+    assert note == [True, ""] or (note[0] is False and note[1].startswith("Unsure"))
     assert problems == []
     page.close()
 
