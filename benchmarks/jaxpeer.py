@@ -4,8 +4,9 @@ An epoch is one compiled XLA program: the rows gathered by this epoch's permutat
 the full mini-batches (forward, jax.grad, the update), then the short last batch as a second
 compiled step. The update rules are PyTorch's (as digitnet's): SGD, and Adam with bias correction.
 Compilation is done ahead (jit(...).lower(...).compile()) and timed on its own, so every timed
-epoch is a steady-state one. Threads: with one thread XLA_FLAGS turns XLA's CPU pool off before jax
-is imported (run.py does it); otherwise XLA uses every core.
+epoch is a steady-state one. Threads: run.py pins every worker to as many cores as its thread count
+(XLA's CPU runtime ignores the thread flags below for its compiled programs), and with one thread
+XLA_FLAGS also turns XLA's Eigen pool off before jax is imported.
 """
 
 from __future__ import annotations

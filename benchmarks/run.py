@@ -7,9 +7,9 @@
 Every measurement runs in its own fresh worker process (this script with --worker): imports,
 memory and thread pools never carry over, and the worker's peak RSS is that run's own. Runs
 alternate between frameworks (the order rotates each round), and each figure is the median over
---runs rounds with the min–max beside it. Threads: BLAS/OpenMP pools are limited with
-threadpoolctl and torch.set_num_threads, and the usual environment variables are set for the
-worker. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which pin an older OpenBLAS kernel on some machines,
+--runs rounds with the min–max beside it. Threads: each worker is pinned to as many cores as its
+thread count, BLAS/OpenMP pools are limited with threadpoolctl and torch.set_num_threads, and the
+usual environment variables are set for the worker. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which pin an older OpenBLAS kernel on some machines,
 are removed for the benchmark's processes only (the script re-executes itself without them and
 reports which kernel then runs).
 """
@@ -76,11 +76,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def pin_to_cores(threads: int) -> None:
+    """Run this process on `threads` cores and no more. Thread-count settings alone do not bind
+    every framework: XLA's CPU runtime kept both cores busy at "one thread" (XLA_FLAGS turn off its
+    Eigen pool, not the pool its compiled programs run on: measured 1.9 s of CPU per wall second),
+    so the affinity mask is what makes a 1-thread figure a one-core figure for all of them."""
+    cores = sorted(os.sched_getaffinity(0))
+    if threads < len(cores):
+        os.sched_setaffinity(0, cores[:threads])
+
+
 def worker(spec: dict) -> dict:
     """One measurement in this fresh process; returns a JSON-able dict."""
     from threadpoolctl import threadpool_limits
 
     threads = spec["threads"]
+    pin_to_cores(threads)
     threadpool_limits(threads)
     if spec.get("framework") == "pytorch" or (spec["task"] == "matmul" and spec.get("torch", True)):
         import torch
