@@ -234,17 +234,61 @@ def test_supports_and_refusals():
         CompiledPlan(net, cost, Custom(0.1), 10, 0.0)
 
 
-@pytest.mark.parametrize("activation,output", [("sigmoid", "sigmoid"), ("relu", "softmax"), ("tanh", "identity")])
-@pytest.mark.parametrize("rows", [1, 7, 40])
+@pytest.mark.parametrize("activation,output", [("sigmoid", "sigmoid"), ("relu", "softmax"), ("tanh", "identity"),
+                                               ("leaky_relu", "softmax")])
+@pytest.mark.parametrize("rows", [1, 7, 17, 40, 203])  # one row, a few, and batches of whole and partial blocks
 def test_forward_matches_the_network(activation, output, rows):
     net = dn.Network([37, 19, 6, 4], activation=activation, output_activation=output, seed=2)
     x, _, _ = data(n=rows)
     got = forward(net.layers, x)
     assert got.shape == (rows, 4) and got.dtype == np.float32
-    np.testing.assert_allclose(got, net.forward(x), rtol=2e-6, atol=2e-7)
+    # (atol: an identity output near 0 is a difference of sums of order 1, each summed in another
+    # order than BLAS's: float32 rounding of those sums, a few 1e-7)
+    np.testing.assert_allclose(got, net.forward(x), rtol=2e-6, atol=1e-6)
     net.layers[0].weight *= 1.5  # trained in place: the next call sees the new weights
     net.layers[1].bias = net.layers[1].bias + 0.25  # or given new arrays
-    np.testing.assert_allclose(forward(net.layers, x), net.forward(x), rtol=2e-6, atol=2e-7)
+    np.testing.assert_allclose(forward(net.layers, x), net.forward(x), rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("sizes", [[37, 128, 10], [30, 16, 16, 10], [784, 16, 16, 10]])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_forward_matches_the_network(sizes, dtype):
+    """The batch kernel (eight rows at a time on transposed weights), up to the widest it takes,
+    in both dtypes, on read-only inputs (a type of their own to Numba)."""
+    net = dn.Network(sizes, activation="sigmoid", seed=3, dtype=dtype)
+    x = data(n=91, sizes=sizes)[0].astype(dtype)
+    x.flags.writeable = False
+    got = forward(net.layers, x)
+    assert got.dtype == np.dtype(dtype) and got.shape == (91, sizes[-1])
+    tolerance = (dict(rtol=2e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14))
+    np.testing.assert_allclose(got, net.forward(x), **tolerance)
+
+
+def test_batch_forward_split_over_threads_is_the_same(monkeypatch):
+    """Split in parts of whole blocks over threads, a batch gives exactly the one-part numbers."""
+    from digitnet.engines import compiled, threads
+
+    net = dn.Network([37, 19, 6, 4], activation="relu", output_activation="softmax", seed=4)
+    x = data(n=333)[0]
+    monkeypatch.setattr(threads, "current_blas_threads", lambda: 1)
+    whole = forward(net.layers, x)
+    monkeypatch.setattr(threads, "current_blas_threads", lambda: 3)
+    monkeypatch.setattr(compiled, "SPLIT_ROWS", 50)
+    parts = forward(net.layers, x)
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_allclose(parts, net.forward(x), rtol=2e-6, atol=1e-6)
+
+
+def test_wider_networks_take_numpy_products():
+    net = dn.Network([20, compiled_max_width() + 1, 3], activation="relu", seed=5)
+    x = data(n=40, sizes=[20, 3])[0]
+    np.testing.assert_array_equal(forward(net.layers, x), net.forward(x))
+
+
+def compiled_max_width() -> int:
+    from digitnet.engines.compiled import MAX_WIDTH
+
+    return MAX_WIDTH
 
 
 def test_compiled_training_reaches_the_same_accuracy_as_the_trainer_tiny_task():

@@ -1,8 +1,18 @@
-"""Numba kernel for inference of a few rows of a small network: a′ = σ(W a + b), layer by layer.
+"""Numba kernels for inference of a small network: a′ = σ(W a + b), layer by layer.
 
-forward_rows computes Dense.forward's numbers up to float32 rounding, on the network's own arrays,
-W (n_out, n_in), as they are (nothing to prepare, which is what one image's latency needs):
-zⱼ = bⱼ + Wⱼ · a, four neurons at a time in SIMD tiles, each neuron's sum in its own register.
+Both compute Dense.forward's numbers up to float32 rounding.
+- forward_rows, for a few rows: on the network's own arrays, W (n_out, n_in), as they are
+  (nothing to prepare, which is what one image's latency needs): zⱼ = bⱼ + Wⱼ · a, four neurons
+  at a time in SIMD tiles, each neuron's sum in its own register.
+- forward_blocks, for batches: on W̄ = Wᵀ padded to the SIMD width (n_in, pad), eight rows at a
+  time: for each input i, one load of W̄ᵢ and one FMA per row, z_r += a_r[i] · W̄ᵢ, so each
+  weight is read once per eight rows and the eight sums are eight registers. For the video's
+  network that is one 16-float register per row and 784 FMAs per image, the machine's FMA rate
+  (measured: 285 ns an image from cache, 330 ns from memory, one core). Skipping zero pixels,
+  as training does, was tried: it does fewer FMAs (the union of nonzero pixels over eight MNIST
+  rows is 45% of them), but finding them costs most of what it saves, and a 10,000-image batch
+  streams from memory either way (345 ns an image against 330). It releases the GIL, so a
+  batch can be split over threads.
 Activation codes as in kernels.py (0 identity, 1 sigmoid, 2 relu, 3 tanh, 4 leaky_relu, 5 softmax).
 """
 
@@ -13,8 +23,10 @@ import math
 import numpy as np
 from numba import njit
 
-from digitnet.engines.activation_kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate
-from digitnet.engines.simd import vfmav, vload, vsum
+from digitnet.engines.activation_kernels import FLAGS, HALF, LEAKY, ONE, ZERO, activate, softmax, squash
+from digitnet.engines.simd import sload, vfma, vfmav, vload, vstore, vsum
+
+BLOCK = 8  # rows per pass of forward_blocks (eight accumulators, one shared load of each weight row)
 
 
 @njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
@@ -80,6 +92,80 @@ def forward_rows(X, weights, biases, codes, c, lanes, work):
         for j in range(n_out):
             out[e, j] = source[j]
     return out
+
+
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
+def _dense_block(src, base, stride, rows, WT, b, dst, lanes):
+    """dst[k·pad + j] = b[j] + Σᵢ src[base + k·stride + i] · WT[i, j] for the block's rows k < 8
+    (rows ≥ `rows` repeat the last real row, so every load is inside src) and every j < pad."""
+    n_in, pad = WT.shape
+    flat = WT.reshape(-1)
+    last = rows - 1
+    s0, s1, s2, s3 = base, base + min(1, last) * stride, base + min(2, last) * stride, base + min(3, last) * stride
+    s4, s5, s6, s7 = base + min(4, last) * stride, base + min(5, last) * stride, base + min(6, last) * stride, base + last * stride
+    for j in range(0, pad, lanes):
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vload(b, j)
+        o = j
+        for i in range(n_in):  # (sload: plain loads, no negative-index arithmetic in this loop)
+            w = vload(flat, o)
+            a0 = vfma(a0, sload(src, s0 + i), w)
+            a1 = vfma(a1, sload(src, s1 + i), w)
+            a2 = vfma(a2, sload(src, s2 + i), w)
+            a3 = vfma(a3, sload(src, s3 + i), w)
+            a4 = vfma(a4, sload(src, s4 + i), w)
+            a5 = vfma(a5, sload(src, s5 + i), w)
+            a6 = vfma(a6, sload(src, s6 + i), w)
+            a7 = vfma(a7, sload(src, s7 + i), w)
+            o += pad
+        vstore(dst, j, a0)
+        vstore(dst, pad + j, a1)
+        vstore(dst, 2 * pad + j, a2)
+        vstore(dst, 3 * pad + j, a3)
+        vstore(dst, 4 * pad + j, a4)
+        vstore(dst, 5 * pad + j, a5)
+        vstore(dst, 6 * pad + j, a6)
+        vstore(dst, 7 * pad + j, a7)
+
+
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", inline="always")
+def _squash_block(code, H, rows, pad, n, c):
+    """σ over a block's rows of pad values each (softmax: over each row's n real values)."""
+    if code == 5:
+        for k in range(rows):
+            softmax(H, k * pad, n, c)
+    else:
+        squash(code, H, 0, BLOCK * pad, c)
+
+
+@njit(cache=True, fastmath=FLAGS, error_model="numpy", nogil=True)
+def forward_blocks(X, start, stop, weights_t, biases, codes, widths, c, lanes, out):
+    """out[start:stop] ← the network's outputs for X[start:stop] (out: (n, n_L)).
+
+    weights_t: per layer W̄ = Wᵀ zero-padded to (n_in, pad), pad a multiple of lanes; biases: per
+    layer b zero-padded to (pad,); widths: per layer n_out. Padded neurons compute σ(0) and are never read (the next
+    layer's W̄ has rows for the real ones only)."""
+    n0 = X.shape[1]
+    n_out = out.shape[1]
+    widest = 0
+    for WT in weights_t:
+        widest = max(widest, WT.shape[1])
+    work = np.empty((2, BLOCK * widest), X.dtype)
+    flat_x = X.reshape(-1)
+    for r in range(start, stop, BLOCK):
+        rows = min(BLOCK, stop - r)
+        # Layer 0 reads X (which may be read-only, a type of its own to Numba), the rest the work rows.
+        source, stride = work[0], weights_t[0].shape[1]
+        _dense_block(flat_x, r * n0, n0, rows, weights_t[0], biases[0], source, lanes)
+        _squash_block(codes[0], source, rows, stride, widths[0], c)
+        side = 1
+        for WT, b, code, n in zip(weights_t[1:], biases[1:], codes[1:], widths[1:]):  # (typed per network)
+            dst = work[side]
+            _dense_block(source, 0, stride, rows, WT, b, dst, lanes)
+            _squash_block(code, dst, rows, WT.shape[1], n, c)
+            source, stride, side = dst, WT.shape[1], 1 - side
+        for k in range(rows):
+            for j in range(n_out):
+                out[r + k, j] = source[k * stride + j]
 
 
 def constants(dtype) -> np.ndarray:

@@ -8,6 +8,8 @@ accumulator in memory, where it must assume it may alias the weights. Written wi
 intrinsics the accumulator stays in a register and each pixel costs one load and one FMA.
 
     vload(a, i)      the LANES values a[i : i + LANES] of a contiguous 1-D array
+    sload(a, i)      the one value a[i] (no wrap-around for negative i: a plain load, which
+                     keeps a loop of them free of index arithmetic)
     vstore(a, i, v)  a[i : i + LANES] = v
     vfma(acc, s, w)  acc + s·w, with s a scalar broadcast to every lane
     vfmav(acc, u, v) acc + u·v lane by lane;  vmul(s, w) s·w;  vadd(u, v);  vsub(u, v)
@@ -70,6 +72,14 @@ def vload(typingctx, array, offset):
         return builder.load(builder.bitcast(pointer, vector_type.as_pointer()), align=4)
 
     return vec(array, offset), codegen
+
+
+@intrinsic
+def sload(typingctx, array, offset):
+    def codegen(context, builder, signature, args):
+        return builder.load(_pointer(context, builder, signature.args[0], args[0], args[1]))
+
+    return array.dtype(array, offset), codegen
 
 
 @intrinsic

@@ -54,11 +54,12 @@ def _get_controller():
 
 
 _pool = None
+_inference_pool = None
 
 
 def _forget_pool() -> None:
-    global _pool
-    _pool = None  # a forked child has the executor object but not its thread
+    global _pool, _inference_pool
+    _pool = _inference_pool = None  # a forked child has the executor objects but not their threads
 
 
 if hasattr(os, "register_at_fork"):
@@ -73,3 +74,15 @@ def gather_pool():
 
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitnet-gather")
     return _pool
+
+
+def inference_pool():
+    """Worker threads for the parts of a batch that compiled inference splits (made on first use;
+    one per core beyond the caller's own)."""
+    global _inference_pool
+    if _inference_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _inference_pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                             thread_name_prefix="digitnet-infer")
+    return _inference_pool
