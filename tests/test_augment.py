@@ -138,6 +138,29 @@ def test_whole_pixel_shifts_through_the_warp_equal_random_shift():
     assert np.array_equal(warp.bilinear(x.reshape(300, 28, 28), rows, cols).reshape(300, 784), expected)
 
 
+def test_shift_in_many_chunks_and_into_a_given_array_is_the_same(monkeypatch):
+    """random_shift works chunk by chunk: any chunk size, and writing into `out`, give the same images."""
+    from digitnet.data import augment as module
+
+    x = digits(300)
+    expected = random_shift(x, np.random.default_rng(3))
+    monkeypatch.setattr(module, "SHIFT_CHUNK", 37)  # chunks that do not divide 300
+    out = np.full_like(x, np.nan)
+    assert random_shift(x, np.random.default_rng(3), out=out) is out
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("spec", ["shift", "affine+elastic+closing"])
+def test_augment_into_a_buffer_equals_a_fresh_array(spec):
+    x = digits(50)
+    fresh = augment(x, spec, np.random.default_rng(4))
+    buffer = np.full(fresh.shape, np.nan, fresh.dtype)
+    assert augment(x, spec, np.random.default_rng(4), out=buffer) is buffer
+    assert np.array_equal(buffer, fresh)
+    with pytest.raises(ValueError, match="out must be a C-ordered float32 array of shape"):
+        augment(x, spec, np.random.default_rng(4), out=np.empty((49, 784), np.float32))
+
+
 def test_each_image_is_its_original_moved_by_at_most_two_pixels():
     rng = np.random.default_rng(0)
     images = np.zeros((200, 28, 28), dtype=np.float32)
@@ -315,3 +338,29 @@ def test_bilinear_reads_whole_pixels_exactly_halves_as_means_and_zero_outside():
 def test_affine_matrices_must_be_invertible():
     with pytest.raises(ValueError, match="affine matrices must be invertible"):
         warp.affine_source(np.zeros((1, 2, 2)), np.zeros((1, 2)), 28)
+
+
+def test_every_epoch_trains_on_new_images_on_every_engine():
+    """The trainer writes each epoch's images into one buffer; the compiled engine, which indexes its
+    data's nonzero pixels once per array, must see each epoch's new images, as the reference loop does."""
+    pytest.importorskip("numba")
+    import digitnet as dn
+
+    x = digits(120)
+    y = np.arange(120) % 10
+
+    def trained(engine):
+        net = dn.Network([784, 16, 10], activation="sigmoid", seed=0)
+        config = dn.TrainConfig(sizes=[784, 16, 10], activation="sigmoid", loss="quadratic", optimizer="sgd",
+                                learning_rate=0.5, batch_size=10, epochs=3, augment="shift", seed=1, engine=engine)
+        trainer = dn.Trainer(net, config, x, y)
+        seen = []
+        for _ in range(3):
+            trainer.run_epoch()
+            seen.append(trainer._augmented.copy())
+        assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])
+        return net
+
+    reference, compiled = trained("reference"), trained("compiled")
+    for a, b in zip(reference.parameters(), compiled.parameters()):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)

@@ -41,6 +41,7 @@ from digitnet.engines.threads import limit_blas_threads
 AUGMENTATIONS = ("shift", "affine", "elastic", "thickness", "closing")
 
 MAX_SHIFT = 2  # pixels
+SHIFT_CHUNK = 1024  # images per pass of random_shift (3 MB: stays in cache)
 MAX_ROTATION = 12.0  # degrees
 MAX_SCALE = 0.12  # relative change of each axis
 MAX_SHEAR = 0.2  # column offset per row
@@ -81,19 +82,23 @@ def check_augment(spec: str | None) -> str | None:
     return spec
 
 
-def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator, side: int = 28) -> NDArray[np.floating]:
+def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator, side: int = 28,
+            out: NDArray[np.floating] | None = None) -> NDArray[np.floating]:
     """New images: every row of x (n, side²) changed as spec says, with draws from rng.
 
-    Returns a new (n, side²) array (x itself when spec is None). The draws come in a fixed order
-    (every image's shift, then its affine map, then its thickness, then the elastic fields chunk
-    by chunk), so the same generator state gives the same images.
+    Returns a new (n, side²) array (x itself when spec is None), float32 (shift alone: x's dtype),
+    written into `out` when given (an array of that shape and dtype, not x: a trainer reuses one
+    every epoch, as fresh memory each epoch cost more in page faults than the augmentation itself).
+    The draws come in a fixed order (every image's shift, then its affine map, then its thickness,
+    then the elastic fields chunk by chunk), so the same generator state gives the same images.
     """
     names = parse_augment(spec)
     if not names:
         return x
     if names == ("shift",):
-        return random_shift(x, rng, MAX_SHIFT, side)  # whole-pixel moves need no interpolation
+        return random_shift(x, rng, MAX_SHIFT, side, out=out)  # whole-pixel moves need no interpolation
     n = len(x)
+    out = _output(out, (n, side * side), np.float32)
     images = x.reshape(n, side, side)
     # Per-image parameters first (in AUGMENTATIONS order), then chunk by chunk the elastic fields,
     # so every temporary is (CHUNK, side, side): small enough to stay in the CPU's cache.
@@ -108,7 +113,7 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
     if "closing" in names:  # (n,): 0 (untouched), 1 or 2 steps
         closing = np.where(rng.random(n) < CLOSING_SHARE, rng.integers(1, 3, n), 0)
     geometric = any(name in names for name in ("shift", "affine", "elastic"))
-    out = np.empty((n, side, side), dtype=np.float32)
+    images_out = out.reshape(n, side, side)
     with limit_blas_threads(1):  # the fields' small products: a second thread only hands off
         for start in range(0, n, warp.CHUNK):
             part = slice(start, min(n, start + warp.CHUNK))
@@ -124,8 +129,18 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
                 chunk = change_thickness(chunk, thickness[part])
             if closing is not None:
                 chunk = close_strokes(chunk, closing[part])  # (a float32 copy)
-            out[part] = chunk
-    return out.reshape(n, side * side)
+            images_out[part] = chunk
+    return out
+
+
+def _output(out: NDArray[np.floating] | None, shape: tuple[int, int], dtype) -> NDArray[np.floating]:
+    """`out` checked (shape, dtype, C order), or a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-ordered {np.dtype(dtype).name} array of shape {shape}, "
+                         f"not {out.dtype.name} {out.shape}")
+    return out
 
 
 def random_affine(n: int, rng: np.random.Generator) -> NDArray[np.float64]:
@@ -218,24 +233,37 @@ def erode(images: NDArray[np.floating]) -> NDArray[np.floating]:
     return np.minimum(out, padded[:, 1:-1, 2:], out=out)
 
 
-def random_shift(x: NDArray[np.floating], rng: np.random.Generator, max_shift: int = MAX_SHIFT, side: int = 28) -> NDArray[np.floating]:
+def random_shift(x: NDArray[np.floating], rng: np.random.Generator, max_shift: int = MAX_SHIFT, side: int = 28,
+                 out: NDArray[np.floating] | None = None) -> NDArray[np.floating]:
     """Each row of x (n, side²) shifted by (dy, dx) drawn uniformly from [−max_shift, max_shift]².
 
-    Returns a new (n, side²) array; x is not modified. Images are grouped by their shift so the
-    copy is a handful of slice assignments rather than a per-image loop.
+    Returns a new (n, side²) array of x's dtype (written into `out` when given); x is not modified.
+    Chunk by chunk, the images are sorted by their shift, so each shift is one slice copy of a run
+    of images, and every temporary is one chunk (in cache; no padded copy of the whole set).
     """
     n = len(x)
-    images = x.reshape(n, side, side)
+    images = np.asarray(x).reshape(n, side, side)
     k = int(max_shift)
-    padded = np.zeros((n, side + 2 * k, side + 2 * k), dtype=x.dtype)
-    padded[:, k : k + side, k : k + side] = images
+    width = 2 * k + 1
     shifts = rng.integers(-k, k + 1, size=(n, 2))  # (n, 2): dy, dx
-    out = np.empty_like(images)
-    codes = (shifts[:, 0] + k) * (2 * k + 1) + (shifts[:, 1] + k)
-    for code in np.unique(codes):
-        rows = np.flatnonzero(codes == code)
-        dy, dx = divmod(int(code), 2 * k + 1)
-        dy, dx = dy - k, dx - k
-        # Content moves by (dy, dx): output pixel (r, c) reads input pixel (r − dy, c − dx).
-        out[rows] = padded[rows, k - dy : k - dy + side, k - dx : k - dx + side]
-    return out.reshape(n, side * side)
+    codes = (shifts[:, 0] + k) * width + (shifts[:, 1] + k)
+    out = _output(out, (n, side * side), images.dtype)
+    moved_all = out.reshape(n, side, side)
+    moved = np.empty((min(n, SHIFT_CHUNK), side, side), dtype=images.dtype)
+    for start in range(0, n, SHIFT_CHUNK):
+        stop = min(n, start + SHIFT_CHUNK)
+        order = np.argsort(codes[start:stop], kind="stable")
+        bounds = np.searchsorted(codes[start:stop][order], np.arange(width * width + 1))
+        source = images[start:stop][order]
+        chunk = moved[: stop - start]
+        chunk.fill(0)
+        for code in range(width * width):
+            lo, hi = bounds[code], bounds[code + 1]
+            if lo == hi:
+                continue
+            dy, dx = code // width - k, code % width - k
+            # Content moves by (dy, dx): output pixel (r, c) reads input pixel (r − dy, c − dx).
+            chunk[lo:hi, max(dy, 0) : side + min(dy, 0), max(dx, 0) : side + min(dx, 0)] = \
+                source[lo:hi, max(-dy, 0) : side + min(-dy, 0), max(-dx, 0) : side + min(-dx, 0)]
+        moved_all[start:stop][order] = chunk
+    return out

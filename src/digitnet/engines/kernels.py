@@ -37,32 +37,37 @@ from digitnet.engines.activation_kernels import (BETA1, BETA2, DECAY, DECAY_FACT
                                                  H_BETA2, H_EPS, H_GRAD_SCALE, H_LR, KEEP, LR, MU, ONE,
                                                  ONE_MINUS_BETA1, ONE_MINUS_BETA2, ZERO, slope, softmax, squash,
                                                  times_slope)
-from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, vadd, vfma, vload, vstore, vsub
+from digitnet.engines.simd import flush_subnormals, prefetch, restore_subnormals, sload, vadd, vfma, vload, vstore, vsub
 
 SGD, MOMENTUM, ADAM, ADAMW = range(4)
 AHEAD = 10  # rows prefetched ahead (measured: 4–40 all help; 10 was best)
 
 
 @njit(cache=True)
-def build_csr(x):
-    """The nonzero entries of each row of x (n, m): ptr (n + 1,), idx (nnz,) int32, val (nnz,)."""
+def count_nonzero(x, ptr):
+    """ptr (n + 1,) ← where each row's nonzero entries start in a row-by-row list of them: ptr[n]
+    of them in all (x: (n, m))."""
     n, m = x.shape
-    ptr = np.zeros(n + 1, np.int64)
+    ptr[0] = 0
     for r in range(n):
         count = 0
         for i in range(m):
             count += x[r, i] != 0
         ptr[r + 1] = ptr[r] + count
-    idx = np.empty(ptr[n], np.int32)
-    val = np.empty(ptr[n], x.dtype)
+
+
+@njit(cache=True)
+def fill_pairs(x, ptr, stride, offset, index, value):
+    """The nonzero entries x[r, i] as pairs in one buffer seen two ways, row r's from 2·ptr[r]:
+    index[2p] = i·stride + offset (where pixel i's weight row starts in θ), value[2p + 1] = x[r, i]."""
+    n, m = x.shape
     for r in range(n):
-        p = ptr[r]
+        p = 2 * ptr[r]
         for i in range(m):
             if x[r, i] != 0:
-                idx[p] = i
-                val[p] = x[r, i]
-                p += 1
-    return ptr, idx, val
+                index[p] = i * stride + offset
+                value[p + 1] = x[r, i]
+                p += 2
 
 
 @njit(cache=True, fastmath=FLAGS, error_model="numpy")

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
-from digitnet.data.augment import augment
+from digitnet.data.augment import augment, parse_augment
 from digitnet.data.deskew import deskew
 from digitnet.data.prepare import prepare_for, preprocessing_document
 from digitnet.checks import check_inputs, check_pixel_range, check_positive_int, check_targets, make_rng
@@ -83,6 +83,7 @@ class Trainer:
         if config.deskew:  # the model's own preprocessing, recorded for whoever reads it later
             net.metadata = {**net.metadata, "preprocessing": preprocessing_document(deskew=True)}
         self.rng = make_rng(config.seed)
+        self._augmented: NDArray | None = None  # augmented epochs are written here (_augment_buffer)
         self.epoch = 0  # epochs completed
         self.history = History()
         self.best_score = -math.inf
@@ -126,6 +127,14 @@ class Trainer:
         """The name of the engine that runs (or will run) the steps."""
         return self._plan().name
 
+    def _augment_buffer(self) -> np.ndarray:
+        """The (n, n₀) array augmented epochs are written into (made on first use)."""
+        dtype = self.x.dtype if parse_augment(self.config.augment) == ("shift",) else np.float32
+        buffer = self._augmented
+        if buffer is None or buffer.shape != self.x.shape or buffer.dtype != dtype:
+            buffer = self._augmented = np.empty(self.x.shape, dtype)
+        return buffer
+
     def _plan(self):
         config, net = self.config, self.net
         settings = (net, self.cost, self.optimizer, config.batch_size, config.dropout)
@@ -155,7 +164,11 @@ class Trainer:
         else:
             report_every = check_positive_int(report_every, "report_every")
         augment_start = time.perf_counter()
-        x = augment(self.x, config.augment, self.rng)  # fresh images each epoch (self.x itself without)
+        if config.augment:  # fresh images each epoch, in one buffer kept across epochs (a new view each
+            # epoch: engines that index their data by the array's identity build that index again)
+            x = augment(self.x, config.augment, self.rng, out=self._augment_buffer()).view()
+        else:
+            x = self.x
         augment_seconds = time.perf_counter() - augment_start
         plan = self._plan()
         # Overflow inside a step is not an error of its own: a diverging run is reported once,
