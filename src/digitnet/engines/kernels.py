@@ -193,11 +193,11 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                 if sparse:  # pairs (offset of the pixel's row in θ, value) of the nonzero pixels
                     p, end = 2 * ptr[r], 2 * ptr[r + 1]
                     while p + 2 < end:  # two accumulators: two FMA chains in flight
-                        acc = vfma(acc, value[p + 1], vload(theta, index[p] + j))
-                        acc2 = vfma(acc2, value[p + 3], vload(theta, index[p + 2] + j))
+                        acc = vfma(acc, sload(value, p + 1), vload(theta, sload(index, p) + j))
+                        acc2 = vfma(acc2, sload(value, p + 3), vload(theta, sload(index, p + 2) + j))
                         p += 4
                     if p < end:
-                        acc = vfma(acc, value[p + 1], vload(theta, index[p] + j))
+                        acc = vfma(acc, sload(value, p + 1), vload(theta, sload(index, p) + j))
                 else:
                     for i in range(n0):
                         acc = vfma(acc, x[r, i], vload(theta, w0 + i * p1 + j))
@@ -212,7 +212,7 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                     for j in range(0, p_l, lanes):
                         acc = vload(theta, boff[l - 1] + j)
                         for i in range(n_in):
-                            acc = vfma(acc, source[below + i], vload(theta, woff[l - 1] + i * p_l + j))
+                            acc = vfma(acc, sload(source, below + i), vload(theta, woff[l - 1] + i * p_l + j))
                         vstore(H, base + j, acc)
             code = acts[l - 1]
             if code == 5:
@@ -259,7 +259,7 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                 for j0 in range(0, p_in, lanes):  # (the padding of `back` is zero: so is δ's)
                     acc = vload(zeros, 0)
                     for j in range(sizes[l]):
-                        acc = vfma(acc, DZ[above + j], vload(back, offset_back + j * p_in + j0))
+                        acc = vfma(acc, sload(DZ, above + j), vload(back, offset_back + j * p_in + j0))
                     vstore(DZ, below + j0, acc)
                 if dropout:
                     for i in range(n_in):
@@ -285,12 +285,12 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                             delta_tile = vload(DZ, above + j)
                             if fold:  # folded SGD: θ ← θ − x·δ, straight from the nonzero pixels
                                 for p in range(p_start, p_end, 2):
-                                    o = index[p] + j
-                                    vstore(theta, o, vfma(vload(theta, o), -value[p + 1], delta_tile))
+                                    o = sload(index, p) + j
+                                    vstore(theta, o, vfma(vload(theta, o), -sload(value, p + 1), delta_tile))
                             else:
                                 for p in range(p_start, p_end, 2):
-                                    o = index[p] + j
-                                    vstore(grad, o, vfma(vload(grad, o), value[p + 1], delta_tile))
+                                    o = sload(index, p) + j
+                                    vstore(grad, o, vfma(vload(grad, o), sload(value, p + 1), delta_tile))
                     else:
                         for i in range(n_in):
                             v = -x[r, i] if fold else x[r, i]
@@ -305,7 +305,7 @@ def train_steps(x, sparse, ptr, index, value, Y, labels, order, first, steps, ba
                         acc = vload(zeros, 0)
                         for e in range(width):
                             below, above = ((l - 1) * batch + e) * pmax, (l * batch + e) * pmax
-                            acc = vfma(acc, source[below + i], vload(DZ, above + j))
+                            acc = vfma(acc, sload(source, below + i), vload(DZ, above + j))
                         if fold:
                             vstore(theta, o + j, vsub(vload(theta, o + j), acc))
                         else:
