@@ -568,18 +568,27 @@ COMPILED_EXPLANATIONS = {
     "C": "the 800×800 products stay BLAS calls (three quarters of the remaining FLOPs); layer 0's forward sum "
          "and weight gradient run over the nonzero pixels only (measured alone at batch 128: 0.67 ms and 0.65 ms "
          "against 1.6 ms each for the dense products), bias + activation and σ' are one pass each, and the "
-         "update is one vectorised pass (memory-bound: p, g, m, s over 1.3 M parameters per step). The kernels "
-         "run on one thread and BLAS on the trainer's: threaded kernels fought OpenBLAS's threads for the two "
-         "cores. The epoch is now within ~10% of the 800×800 products alone at these shapes, so what is left is "
-         "OpenBLAS's rate at batch 128: JAX (XLA's own matrix kernels, and the whole step fused) runs those "
-         "products closer to the peak and is ahead at 2 threads; closing that needs a better GEMM at these "
-         "shapes (oneDNN, or blocking the 800×800 products over two batches), not less Python.",
+         "update is one vectorised pass (p, g, m, s over 1.3 M parameters: 0.44 ms a step from cache). The "
+         "kernels run on one thread and BLAS on the trainer's. Tried and dropped for two threads (this machine, "
+         "one epoch each): Numba's threads for the kernels (7× slower: they fought OpenBLAS's spinning threads "
+         "for the cores), the kernels split over two Python threads beside OpenBLAS's (1.4× slower, the same "
+         "fight), and every product split by rows into two one-thread BLAS calls with the kernels split alike "
+         "(no faster: each hand-off costs ~50 µs and OpenBLAS's own two threads already run the 800×800 "
+         "products as fast or faster, 0.84 against 0.91 ms for the weight gradient). The epoch is within ~15% "
+         "of those products alone, so what is left is the GEMM: JAX (XLA's own matrix kernels, and the whole "
+         "step fused) runs them closer to the peak and is ahead at 2 threads; closing that needs a better GEMM "
+         "at these shapes (oneDNN), not less Python.",
     "D": "as C, with one 256-unit hidden layer.",
     "E": "one image is one compiled call (engines.compiled.forward: under half of NumPy's path's time, which "
-         "Network.forward keeps so that its numbers stay exactly Dense.forward's). A batch of 10,000 through "
-         "the video's network is the 10,000×784×16 product, which OpenBLAS runs far below its peak (16 "
-         "columns); JAX fuses it with the activations and is 2–3× faster there. A batch kernel over each "
-         "image's nonzero pixels (as training's layer 0 does) would close that gap; it is not written yet.",
+         "Network.forward keeps so that its numbers stay exactly Dense.forward's). A batch through a narrow "
+         "network runs eight rows at a time on the transposed weights (forward_kernels.forward_blocks): each "
+         "16-float weight row is loaded once per eight FMAs, so the video's network costs 784 AVX-512 FMAs an "
+         "image, this core's FMA rate (285 ns an image from cache, 330 ns streaming 10,000 images from "
+         "memory), where OpenBLAS runs the 16-column product far below its peak; the rows are split over the "
+         "threads BLAS may use. Skipping zero pixels, as training does, was measured and dropped here: the "
+         "union of nonzero pixels over eight rows is 45% of them, but finding it costs most of the FMAs it "
+         "saves, and the batch streams from memory either way (345 against 330 ns an image). The wide "
+         "network's batch is three dense products at the BLAS rate: digitnet calls NumPy for it.",
 }
 
 
