@@ -395,10 +395,10 @@ def forward(layers, X: Array) -> Array:
     if entry is None or entry[1] != X.dtype or not _still(entry[0], layers):
         entry = _prepare(layers, X.dtype)
     arrays, dtype, runnable, weights, biases, codes, c, lanes, work = entry
-    if not runnable:
-        for layer in layers:
-            X = layer.forward(X)
-        return X
+    if not runnable:  # NumPy's path, as Network.forward takes it (bias and activation in place)
+        from digitnet.engines.inference import forward as numpy_forward
+
+        return numpy_forward(layers, X)
     from digitnet.engines import forward_kernels
 
     if len(X) <= DIRECT_ROWS:
@@ -430,9 +430,11 @@ def _forward_batch(module, layers, X: Array, codes: tuple, c: Array, lanes: int)
     step = math.ceil(n / parts / module.BLOCK) * module.BLOCK
     bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
     others = [inference_pool().submit(module.forward_blocks, X, lo, hi, *args) for lo, hi in bounds[1:]]
-    module.forward_blocks(X, *bounds[0], *args)
-    for part in others:
-        part.result()
+    try:
+        module.forward_blocks(X, *bounds[0], *args)
+    finally:  # (the other parts write into `out` too: never return or raise while they run)
+        for part in others:
+            part.result()
     return out
 
 
