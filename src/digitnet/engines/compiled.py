@@ -403,39 +403,7 @@ def forward(layers, X: Array) -> Array:
 
     if len(X) <= DIRECT_ROWS:
         return forward_kernels.forward_rows(X, weights, biases, codes, c, lanes, work)
-    return _forward_batch(forward_kernels, layers, X, codes, c, lanes)
-
-
-def _forward_batch(module, layers, X: Array, codes: tuple, c: Array, lanes: int) -> Array:
-    """forward() for a batch: forward_blocks on the transposed, padded weights (made afresh each
-    call, so weights trained in place are always current: 50 KB for the video's network), the rows
-    split in parts of whole blocks over the threads BLAS may use."""
-    from digitnet.engines.threads import current_blas_threads, inference_pool
-
-    weights_t, biases = [], []
-    for layer in layers:
-        pad = math.ceil(layer.n_out / lanes) * lanes
-        WT = np.zeros((layer.n_in, pad), X.dtype)
-        WT[:, :layer.n_out] = layer.weight.T
-        b = np.zeros(pad, X.dtype)
-        b[:layer.n_out] = layer.bias
-        weights_t.append(WT)
-        biases.append(b)
-    widths = tuple(layer.n_out for layer in layers)
-    X = np.ascontiguousarray(X)
-    n = len(X)
-    out = np.empty((n, layers[-1].n_out), X.dtype)
-    args = (tuple(weights_t), tuple(biases), codes, widths, c, lanes, out)
-    parts = max(1, min(current_blas_threads(), n // SPLIT_ROWS))
-    step = math.ceil(n / parts / module.BLOCK) * module.BLOCK
-    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
-    others = [inference_pool().submit(module.forward_blocks, X, lo, hi, *args) for lo, hi in bounds[1:]]
-    try:
-        module.forward_blocks(X, *bounds[0], *args)
-    finally:  # (the other parts write into `out` too: never return or raise while they run)
-        for part in others:
-            part.result()
-    return out
+    return forward_kernels.forward_batch(layers, X, codes, c, lanes, SPLIT_ROWS)
 
 
 def _still(arrays: tuple, layers) -> bool:

@@ -12,7 +12,7 @@ Both compute Dense.forward's numbers up to float32 rounding.
   as training does, was tried: it does fewer FMAs (the union of nonzero pixels over eight MNIST
   rows is 45% of them), but finding them costs most of what it saves, and a 10,000-image batch
   streams from memory either way (345 ns an image against 330). It releases the GIL, so a
-  batch can be split over threads.
+  batch can be split over threads: forward_batch does that.
 Activation codes as in kernels.py (0 identity, 1 sigmoid, 2 relu, 3 tanh, 4 leaky_relu, 5 softmax).
 """
 
@@ -166,6 +166,40 @@ def forward_blocks(X, start, stop, weights_t, biases, codes, widths, c, lanes, o
         for k in range(rows):
             for j in range(n_out):
                 out[r + k, j] = source[k * stride + j]
+
+
+def forward_batch(layers, X: np.ndarray, codes: tuple, c: np.ndarray, lanes: int, split_rows: int) -> np.ndarray:
+    """The outputs (n, n_L) of the network of digitnet.layers.Dense `layers` for a batch X (n, n₀)
+    of their dtype: forward_blocks on the transposed, padded weights (made afresh each call, so
+    weights trained in place are always current: 50 KB for the video's network), the rows split in
+    parts of whole blocks (at least split_rows rows each) over the threads BLAS may use. codes: the
+    layers' activation codes; c: constants(dtype); lanes: the SIMD width in values."""
+    from digitnet.engines.threads import current_blas_threads, inference_pool
+
+    weights_t, biases = [], []
+    for layer in layers:
+        pad = -(-layer.n_out // lanes) * lanes
+        WT = np.zeros((layer.n_in, pad), X.dtype)
+        WT[:, :layer.n_out] = layer.weight.T
+        b = np.zeros(pad, X.dtype)
+        b[:layer.n_out] = layer.bias
+        weights_t.append(WT)
+        biases.append(b)
+    widths = tuple(layer.n_out for layer in layers)
+    X = np.ascontiguousarray(X)
+    n = len(X)
+    out = np.empty((n, layers[-1].n_out), X.dtype)
+    args = (tuple(weights_t), tuple(biases), codes, widths, c, lanes, out)
+    parts = max(1, min(current_blas_threads(), n // split_rows))
+    step = math.ceil(n / parts / BLOCK) * BLOCK
+    bounds = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    others = [inference_pool().submit(forward_blocks, X, lo, hi, *args) for lo, hi in bounds[1:]]
+    try:
+        forward_blocks(X, *bounds[0], *args)
+    finally:  # (the other parts write into `out` too: never return or raise while they run)
+        for part in others:
+            part.result()
+    return out
 
 
 def constants(dtype) -> np.ndarray:
