@@ -294,10 +294,13 @@ def test_stopping_the_server_ends_open_streams_at_once(net):
     server = BackgroundServer(create_app(net)).__enter__()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            with client.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+            with client.stream("POST", "/api/learn", json={"epochs": 20}) as response:
                 stream = events(response)
                 session = next(stream)["session"]
                 process = server.server.config.app.state.learning.sessions[session].process
+                # Paused, a session cannot finish on its own before the stop (an epoch of the video's
+                # network takes 0.05 s: one epoch, unpaused, sometimes ended first and said "finished").
+                client.post(f"/api/learn/{session}/pause")
                 stopping = threading.Thread(target=server.stop)
                 began = time.monotonic()
                 stopping.start()
