@@ -169,7 +169,9 @@ def test_3b1b_two_epochs_streams_to_done_with_accuracy_over_85_percent(http, lim
 
 def test_pause_step_use_the_network_resume_and_stop(http, limits, digit):
     x, _ = digit
-    with http.stream("POST", "/api/learn", json={"preset": "3b1b", "epochs": 1, "learning_rate": 2.0}) as response:
+    # 20 epochs, not 1: an epoch of the video's network takes well under a second, and a one-epoch
+    # session could finish before the pause below reached it (a fresh clone's make test saw a 409).
+    with http.stream("POST", "/api/learn", json={"preset": "3b1b", "epochs": 20, "learning_rate": 2.0}) as response:
         stream = events(response)
         start = next(stream)
         session = start["session"]
@@ -247,7 +249,7 @@ def test_the_caps_answer_429_and_422_with_a_message(http, limits):
     limits.limits = SessionLimits(max_sessions=1, max_epochs=5)
     too_long = http.post("/api/learn", json={"epochs": 6})
     assert too_long.status_code == 422 and "at most 5" in too_long.json()["detail"]
-    with http.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+    with http.stream("POST", "/api/learn", json={"epochs": 5}) as response:  # (long enough to be paused)
         stream = events(response)
         session = next(stream)["session"]
         http.post(f"/api/learn/{session}/pause")
@@ -268,7 +270,7 @@ def test_the_caps_answer_429_and_422_with_a_message(http, limits):
 def test_a_session_ends_at_its_time_limit(http, limits):
     limits.limits = SessionLimits(max_seconds=3.0)
     began = time.monotonic()
-    with http.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+    with http.stream("POST", "/api/learn", json={"epochs": 20}) as response:  # (outlasts the limit unpaused too)
         stream = events(response)
         session = next(stream)["session"]
         http.post(f"/api/learn/{session}/pause")  # paused sessions count too
@@ -278,7 +280,7 @@ def test_a_session_ends_at_its_time_limit(http, limits):
 
 
 def test_a_training_process_that_dies_ends_the_stream_with_an_error(http, limits):
-    with http.stream("POST", "/api/learn", json={"epochs": 1}) as response:
+    with http.stream("POST", "/api/learn", json={"epochs": 20}) as response:  # (cannot finish before the kill)
         stream = events(response)
         session = next(stream)["session"]
         limits.sessions[session].process.kill()  # as if it crashed

@@ -48,7 +48,9 @@ def test_train_live_pause_step_and_use_the_network(browser, app_server, tmp_path
     page.on("request", lambda r: requests.append(r.url.split(app_server.url, 1)[-1]))
     page.select_option("#learn-preset", "3b1b")
     assert page.input_value("#learn-rate") == "1"  # the preset's own rate
-    page.fill("#learn-epochs", "2")
+    # 5 epochs: long enough that the pause below lands before the end (an epoch of the video's
+    # network streams in well under a second; 2 epochs left little room).
+    page.fill("#learn-epochs", "5")
     page.click("#learn-train")
     page.wait_for_function("() => Number(document.getElementById('learn').dataset.step || 0) > 0", timeout=60_000)
     first, first_step = tile_sums(page), int(learn_data(page, "step"))
@@ -68,7 +70,7 @@ def test_train_live_pause_step_and_use_the_network(browser, app_server, tmp_path
     page.click("#learn-resume")
     wait_phase(page, "done", timeout=120_000)
     status = page.text_content("#learn-status")
-    assert status.startswith("Done: epoch 2 of 2"), status
+    assert status.startswith("Done: epoch 5 of 5"), status
     assert float(learn_data(page, "accuracy")) >= 0.85
     assert "of all 10,000 validation digits" in status
     page.screenshot(path=str(tmp_path / "learn-done.png"), full_page=True)
