@@ -53,36 +53,31 @@ def _get_controller():
     return _controller
 
 
-_pool = None
-_inference_pool = None
+_pools: dict[str, object] = {}  # name -> ThreadPoolExecutor, made on first use
 
 
-def _forget_pool() -> None:
-    global _pool, _inference_pool
-    _pool = _inference_pool = None  # a forked child has the executor objects but not their threads
+def _forget_pools() -> None:
+    _pools.clear()  # a forked child has the executor objects but not their threads
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _pool(name: str, workers: int):
+    if name not in _pools:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pools[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"digitnet-{name}")
+    return _pools[name]
 
 
 def gather_pool():
     """The one worker thread that gathers training rows ahead (made on first use)."""
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digitnet-gather")
-    return _pool
+    return _pool("gather", 1)
 
 
 def inference_pool():
     """Worker threads for the parts of a batch that compiled inference splits (made on first use;
     one per core beyond the caller's own)."""
-    global _inference_pool
-    if _inference_pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _inference_pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                             thread_name_prefix="digitnet-infer")
-    return _inference_pool
+    return _pool("infer", max(1, (os.cpu_count() or 2) - 1))
