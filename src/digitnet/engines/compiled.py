@@ -276,13 +276,12 @@ class CompiledPlan:
             nonzero = int(ptr[-1])
             sparse = nonzero < SPARSE_BELOW * x.size
             signed = np.int32 if self.dtype == np.float32 else np.int64  # an integer of the value's size
-            # One buffer kept from array to array (an augmented epoch brings a new one each time):
-            # ~100 MB of fresh memory an epoch for MNIST cost more in page faults than filling it.
-            buffer = self._pairs if self._pairs is not None and len(self._pairs) >= 2 * nonzero else None
-            if sparse and buffer is None:
-                buffer = self._pairs = np.empty(2 * nonzero + 2 * nonzero // 16, signed)  # room for more ink
             if sparse:
-                pairs = buffer[: 2 * nonzero]
+                # One buffer kept from array to array (an augmented epoch brings a new one each time):
+                # ~100 MB of fresh memory an epoch for MNIST cost more in page faults than filling it.
+                if self._pairs is None or len(self._pairs) < 2 * nonzero:
+                    self._pairs = np.empty(2 * nonzero + 2 * nonzero // 16, signed)  # room for more ink
+                pairs = self._pairs[: 2 * nonzero]
                 module.fill_pairs(x, ptr, self.layout[1][1], self.layout[2][0], pairs, pairs.view(self.dtype))
             else:
                 pairs, ptr = np.empty(0, signed), np.zeros(1, np.int64)

@@ -142,8 +142,8 @@ def forward_blocks(X, start, stop, weights_t, biases, codes, widths, c, lanes, o
     """out[start:stop] ← the network's outputs for X[start:stop] (out: (n, n_L)).
 
     weights_t: per layer W̄ = Wᵀ zero-padded to (n_in, pad), pad a multiple of lanes; biases: per
-    layer b zero-padded to (pad,); widths: per layer n_out. Padded neurons compute σ(0) and are never read (the next
-    layer's W̄ has rows for the real ones only)."""
+    layer b zero-padded to (pad,); widths: per layer n_out. Padded neurons compute σ(0) and are
+    never read (the next layer's W̄ has rows for the real ones only)."""
     n0 = X.shape[1]
     n_out = out.shape[1]
     widest = 0
