@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Every file whose code ends up in a compiled kernel (inlined or called).
-SOURCES = ("activation_kernels.py", "forward_kernels.py", "kernels.py", "simd.py", "wide.py")
+SOURCES = ("activation_kernels.py", "blas_calls.py", "forward_kernels.py", "kernels.py", "simd.py", "wide.py")
 
 
 def source_key() -> str:

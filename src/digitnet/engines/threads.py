@@ -27,7 +27,7 @@ _controller = None
 
 def limit_blas_threads(threads: int | None):
     """A context limiting BLAS to `threads` (threadpoolctl), or doing nothing."""
-    controller = _get_controller() if threads is not None else None
+    controller = blas_controller() if threads is not None else None
     if controller is None:
         return contextlib.nullcontext()
     return controller.limit(limits=threads, user_api="blas")
@@ -35,14 +35,15 @@ def limit_blas_threads(threads: int | None):
 
 def current_blas_threads() -> int:
     """The number of threads BLAS may use now (1 if threadpoolctl cannot tell)."""
-    controller = _get_controller()
+    controller = blas_controller()
     if controller is None:
         return 1
     counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
     return max(1, min(counts, default=1))
 
 
-def _get_controller():
+def blas_controller():
+    """threadpoolctl's controller of the thread pools loaded in this process (None without threadpoolctl)."""
     global _controller
     if _controller is None:
         try:

@@ -1,0 +1,193 @@
+"""The wide path's parallel team (engines/blas_calls.py): split products and shared-out kernels.
+
+On the parallel path every big product is cut into blocks of whole rows or columns, one one-thread
+OpenBLAS call each, and every kernel works on its own columns, rows or chunks. Nothing is summed in
+a different order, so in float32 the parallel path must train exactly what the one-thread path
+trains: the same weights, bit for bit. (In float64 OpenBLAS's kernels for the ragged edge of a
+block round the last bit by where the block ends: its own two threads and one thread already
+differ there, so float64 is held to 1e-12.)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import digitnet as dn  # noqa: E402
+from digitnet.engines import compiled  # noqa: E402
+from digitnet.engines.compiled import CompiledPlan  # noqa: E402
+from digitnet.losses import get_loss  # noqa: E402
+
+compiled.kernels()  # imported inside the kernel cache's context, as the engine does
+from digitnet.engines import blas_calls, threads, wide  # noqa: E402
+
+needs_team = pytest.mark.skipif(blas_calls.parallel_threads() < 2 and threads.current_blas_threads() < 2,
+                                reason="one core: there is no team to share the work with")
+
+
+@pytest.fixture
+def two_blas_threads():
+    """BLAS (and so the team) allowed two threads, whatever the machine's setting."""
+    with threads.limit_blas_threads(2):
+        if blas_calls.parallel_threads() < 2:
+            pytest.skip("NumPy's OpenBLAS cannot be called from compiled code here, or one core")
+        yield
+
+
+def operands(rng, dtype, M, N, K, layout):
+    """a (M, K) and b (K, N) as the wide path hands them over: plain, transposed or column-sliced views."""
+    if layout == "nn":
+        a = rng.standard_normal((M, K + 5)).astype(dtype)[:, :K]  # a slice of wider rows (as H[:, :n])
+        b = rng.standard_normal((K, N)).astype(dtype)
+    elif layout == "tn":
+        a = rng.standard_normal((K, M + 3)).astype(dtype)[:, :M].T  # the weight gradient's Aᵀ
+        b = rng.standard_normal((K, N)).astype(dtype)
+    else:
+        a = rng.standard_normal((M, K)).astype(dtype)
+        b = rng.standard_normal((N, K)).astype(dtype).T  # δ W̄ᵀ
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["nn", "tn", "nt"])
+@pytest.mark.parametrize("M,N,K", [(128, 800, 784), (800, 803, 128), (37, 1000, 990)])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_split_product_equals_one_one_thread_product_bit_for_bit(two_blas_threads, dtype, layout, M, N, K, parts):
+    rng = np.random.default_rng(M + N + K)
+    a, b = operands(rng, dtype, M, N, K, layout)
+    split, whole = np.empty((M, N), dtype), np.empty((M, N), dtype)
+    with threads.limit_blas_threads(1):
+        blas_calls.matmul(a, b, split, parts)
+        np.matmul(a, b, out=whole)
+    assert M * N * K >= blas_calls.SPLIT_MIN * parts  # (it was split, not handed to np.matmul)
+    if dtype == np.float32:
+        np.testing.assert_array_equal(split, whole)
+    else:
+        np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(split, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-3, atol=1e-3)
+
+
+def test_small_or_odd_products_go_to_numpy(two_blas_threads):
+    rng = np.random.default_rng(0)
+    a, b = rng.random((128, 800), np.float32), rng.random((800, 16), np.float32)
+    out = np.empty((128, 16), np.float32)
+    blas_calls.matmul(a, b, out, 2)  # 1.6 M multiply-adds: not worth a split
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5)
+    big = rng.random((256, 512), np.float32)
+    strided = big[:, ::2]  # no unit stride on either axis: NumPy's own matmul
+    out = np.empty((256, 1000), np.float32)
+    blas_calls.matmul(strided, rng.random((256, 1000), np.float32), out, 2)
+    assert np.isfinite(out).all()
+
+
+def test_the_team_sets_openblas_to_one_thread_and_puts_both_settings_back(two_blas_threads):
+    import numba
+
+    before = numba.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with blas_calls.team(2):
+            assert threads.current_blas_threads() == 1
+            assert numba.get_num_threads() == 2
+            raise RuntimeError("interrupted mid-step")
+    assert threads.current_blas_threads() == 2
+    assert numba.get_num_threads() == before
+
+
+WIDE = [300, 400, 384, 10]  # big enough that, with SPLIT_MIN lowered, every hidden product is split
+
+
+def train_wide(dropout, sparse, dtype="float32", optimizer="adam", epochs=2):
+    rng = np.random.default_rng(4)
+    x = rng.random((150, WIDE[0]), dtype=np.float32)
+    if sparse:
+        x[x < 0.8] = 0.0
+    labels = rng.integers(0, 10, len(x))
+    Y = np.eye(10, dtype=np.float32)[labels]
+    net = dn.Network(WIDE, activation="relu", output_activation="softmax", seed=2, dtype=dtype)
+    opt = dn.make_optimizer(optimizer, 2e-3 if optimizer != "sgd" else 0.1)
+    plan = CompiledPlan(net, get_loss("cross-entropy", "softmax"), opt, 64, dropout)
+    assert plan.wide
+    summaries = []
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        summaries.append(plan.run_epoch(x.astype(dtype), Y.astype(dtype), labels, order, rng))
+    return [p.copy() for p in net.parameters()], summaries
+
+
+@pytest.mark.parametrize("dropout,sparse", [(0.0, True), (0.2, True), (0.2, False)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_parallel_path_trains_what_the_one_thread_path_trains(two_blas_threads, monkeypatch, dropout, sparse,
+                                                                   dtype):
+    monkeypatch.setattr(blas_calls, "SPLIT_MIN", 100_000)
+    calls = {"parts": 0}
+    real = wide.sparse_forward_parts if sparse else blas_calls.gemm_parts
+
+    def counted(*args):
+        calls["parts"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(wide if sparse else blas_calls, "sparse_forward_parts" if sparse else "gemm_parts", counted)
+    parallel, parallel_summary = train_wide(dropout, sparse, dtype)
+    assert calls["parts"] > 0  # the parallel path ran
+    monkeypatch.setattr(wide, "parallel_threads", lambda: 1)
+    serial, serial_summary = train_wide(dropout, sparse, dtype)
+    for p, q in zip(parallel, serial):
+        if dtype == "float32":
+            np.testing.assert_array_equal(p, q)
+        else:
+            np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
+    for (loss_p, right_p), (loss_s, right_s) in zip(parallel_summary, serial_summary):
+        assert loss_p == pytest.approx(loss_s, rel=1e-9)
+        assert right_p == right_s
+
+
+def test_sgd_and_momentum_on_the_parallel_path(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(blas_calls, "SPLIT_MIN", 100_000)
+    for optimizer in ("sgd", "momentum"):
+        parallel, _ = train_wide(0.0, True, optimizer=optimizer, epochs=1)
+        with monkeypatch.context() as m:
+            m.setattr(wide, "parallel_threads", lambda: 1)
+            serial, _ = train_wide(0.0, True, optimizer=optimizer, epochs=1)
+        for p, q in zip(parallel, serial):
+            np.testing.assert_array_equal(p, q)
+
+
+def _train_in_child(queue):
+    queue.put((blas_calls.parallel_threads(), train_wide(0.2, True, epochs=1)[0]))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_child_forked_after_the_team_ran_trains_on_one_thread_and_does_not_abort(two_blas_threads):
+    """GNU OpenMP is not fork-safe (Numba aborts a forked child that starts a parallel loop), so a
+    forked child takes the one-thread path, and trains the same weights."""
+    here, _ = train_wide(0.2, True, epochs=1)  # the team has run in this process
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_train_in_child, args=(queue,))
+    child.start()
+    parts, there = queue.get(timeout=120)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert parts == 1
+    for p, q in zip(here, there):
+        np.testing.assert_array_equal(p, q)
+
+
+@needs_team
+def test_the_trainer_on_a_wide_network_uses_the_team_and_keeps_its_thread_setting():
+    rng = np.random.default_rng(1)
+    x = (rng.random((256, 784)) * (rng.random((256, 784)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    config = dn.TrainConfig(sizes=[784, 800, 800, 10], activation="relu", output_activation="softmax",
+                            loss="cross-entropy", optimizer="adam", learning_rate=1e-3, batch_size=128, epochs=1,
+                            seed=0, engine="compiled")
+    net = dn.Network(config.sizes, activation="relu", output_activation="softmax", seed=0)
+    with threads.limit_blas_threads(2):
+        dn.Trainer(net, config, x, y).run()
+        assert threads.current_blas_threads() == 2
+    assert all(np.isfinite(p).all() for p in net.parameters())
