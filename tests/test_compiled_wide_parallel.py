@@ -191,3 +191,49 @@ def test_the_trainer_on_a_wide_network_uses_the_team_and_keeps_its_thread_settin
         dn.Trainer(net, config, x, y).run()
         assert threads.current_blas_threads() == 2
     assert all(np.isfinite(p).all() for p in net.parameters())
+
+
+def test_overlapping_teams_in_two_threads_put_openblas_back_once_both_end(two_blas_threads):
+    """OpenBLAS's thread count is one setting for the whole process: the first team to start sets
+    it to one, the last to end puts it back."""
+    import threading
+
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def other():
+        with blas_calls.team(2):
+            inside.set()
+            release.wait(10)
+        seen["after the other"] = threads.current_blas_threads()
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    inside.wait(10)
+    seen["beside the other"] = threads.current_blas_threads()
+    with blas_calls.team(2):  # a second team, started while the first runs
+        release.set()
+        worker.join(10)
+        seen["after the other"] = threads.current_blas_threads()  # (this team still runs)
+    assert seen == {"beside the other": 1, "after the other": 1}
+    assert threads.current_blas_threads() == 2
+
+
+def test_training_in_a_thread_uses_the_team_and_leaves_every_threads_setting(two_blas_threads, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(blas_calls, "SPLIT_MIN", 100_000)
+    result = {}
+
+    def train():
+        result["parts"] = blas_calls.parallel_threads()
+        result["weights"] = train_wide(0.0, True, epochs=1)[0]
+        result["after"] = threads.current_blas_threads()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join(120)
+    assert result["parts"] == 2 and result["after"] == 2
+    assert threads.current_blas_threads() == 2
+    here, _ = train_wide(0.0, True, epochs=1)
+    for p, q in zip(result["weights"], here):
+        np.testing.assert_array_equal(p, q)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import threading
 
 import numpy as np
 from numba import njit, prange, types
@@ -36,7 +37,10 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 SPLIT_MIN = 8_000_000
 ALIGN = 16  # parts start at multiples of this many rows or columns (a 64-byte line of floats)
 
-_SYMBOLS = {"digitnet_cblas_sgemm": "sgemm", "digitnet_cblas_dgemm": "dgemm"}
+_SYMBOLS = {"digitnet_cblas_sgemm": "cblas_sgemm", "digitnet_cblas_dgemm": "cblas_dgemm"}
+# OpenBLAS's setter that takes effect from any thread (openblas_set_num_threads called from a thread
+# other than the one that last set it was ignored here); in a pthreads build it sets the process's count.
+SETTER = "openblas_set_num_threads_local"
 _i32, _i64 = types.int32, types.int64
 _ARGS = (_i32, _i32, _i32, _i64, _i64, _i64)  # order, trans A, trans B, M, N, K (ILP64)
 sgemm = types.ExternalFunction("digitnet_cblas_sgemm", types.void(
@@ -59,14 +63,20 @@ def _find_openblas():
         if suffix != "64_" or prefix is None:  # int width unknown: not ours to call
             continue
         try:
-            addresses = {name: ctypes.cast(getattr(lib.dynlib, f"{prefix}cblas_{kind}{suffix}"), ctypes.c_void_p).value
-                         for name, kind in _SYMBOLS.items()}
+            addresses = {name: _address(lib.dynlib, f"{prefix}{symbol}{suffix}") for name, symbol in _SYMBOLS.items()}
+            setter = getattr(lib.dynlib, SETTER)  # (NumPy's build exports it without prefix or suffix)
         except AttributeError:
             continue
         for name, address in addresses.items():
             llvm.add_symbol(name, address)
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        _state["setter"] = setter
         return lib
     return None
+
+
+def _address(dynlib, symbol: str) -> int:
+    return ctypes.cast(getattr(dynlib, symbol), ctypes.c_void_p).value
 
 
 def _library():
@@ -115,20 +125,31 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 
+_teams = {"open": 0, "blas": 1}  # teams running now, and OpenBLAS's count before the first of them
+_teams_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def team(parts: int):
-    """For a block of steps on the parallel path: Numba's threads set to `parts`, OpenBLAS to one."""
+    """For a block of steps on the parallel path: Numba's threads (this thread's setting) set to
+    `parts`, and OpenBLAS (a setting of the whole process) to one thread until the last team
+    running in the process has ended."""
     import numba
 
-    library = _state["library"]
-    before_blas, before_numba = library.num_threads, numba.get_num_threads()
-    library.set_num_threads(1)
-    numba.set_num_threads(parts)
+    before_numba = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(parts, numba.config.NUMBA_NUM_THREADS)))  # (prange(parts) shares out the rest)
+    with _teams_lock:
+        if _teams["open"] == 0:
+            _teams["blas"] = _state["setter"](1)  # (returns the count before)
+        _teams["open"] += 1
     try:
         yield
     finally:
         numba.set_num_threads(before_numba)
-        library.set_num_threads(before_blas)
+        with _teams_lock:
+            _teams["open"] -= 1
+            if _teams["open"] == 0:
+                _state["setter"](_teams["blas"])
 
 
 @njit(cache=True)
@@ -180,4 +201,5 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, parts: int) -> None:
         np.matmul(a, b, out=out)
         return
     (ta, lda), (tb, ldb) = ops
-    gemm_parts(ta, tb, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data, N, a.itemsize, parts)
+    with contextlib.nullcontext() if _teams["open"] else team(parts):  # each part on one OpenBLAS thread
+        gemm_parts(ta, tb, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data, N, a.itemsize, parts)
