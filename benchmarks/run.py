@@ -257,7 +257,7 @@ class Bench:
 
         with tempfile.TemporaryDirectory(prefix="digitnet-numba-") as cache:
             for state in ("cold", "warm"):
-                result = run_worker({"task": "startup", "threads": 1, "numba_cache": cache})
+                result = run_worker({"task": "startup", "threads": max(self.args.threads), "numba_cache": cache})
                 self.results["startup"][state] = result
                 self.say(f"compiled start-up ({state} cache): {summary(result)}")
 
@@ -515,15 +515,20 @@ def report(bench: Bench, load_before, load_after, command: str) -> str:
     if results["startup"]:
         lines += ["## Start-up of the compiled engine", "",
                   "Paid once per process before its first epoch, in a fresh process: importing Numba, then the "
-                  "training kernel's first call (on 64 images) and the inference kernels' first calls. Cold: "
+                  "training kernel's first call (on 64 images), the inference kernels' first calls, and the wide "
+                  "network's kernels (config C's network, two steps of 32, with as many threads as the run's "
+                  "largest count: with two, the team's parallel kernels and split products too). Cold: "
                   "Numba's cache empty, so the kernels are compiled (and written to the cache); warm: the same "
                   "cache, so they are loaded.", "",
-                  "| cache | import Numba | training kernel ready | inference kernels ready |", "|---|---|---|---|"]
+                  "| cache | import Numba | training kernel ready | inference kernels ready | wide-network kernels ready |",
+                  "|---|---|---|---|---|"]
         for state, r in results["startup"].items():
             if "error" in r:
-                lines.append(f"| {state} | error: {r['error'][:80]} | | |")
+                lines.append(f"| {state} | error: {r['error'][:80]} | | | |")
                 continue
-            lines.append(f"| {state} | {r['import_s']:.2f} s | {r['training_kernel_s']:.2f} s | {r['inference_kernels_s']:.2f} s |")
+            wide = f"{r['wide_kernels_s']:.2f} s" if "wide_kernels_s" in r else "–"
+            lines.append(f"| {state} | {r['import_s']:.2f} s | {r['training_kernel_s']:.2f} s | {r['inference_kernels_s']:.2f} s "
+                         f"| {wide} |")
         lines.append("")
 
     # ---- where the time goes
