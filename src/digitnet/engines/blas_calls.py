@@ -7,7 +7,12 @@ Python's), because OpenBLAS's worker spins on the second core for ~0.1 s after e
 a sleeping thread takes ~50 µs to wake on this machine. So on the parallel path one team does all
 of a step's work: Numba's threads (OpenMP, which keeps its workers spinning between the step's
 parallel loops: ~1.5 µs to start one), with OpenBLAS set to one thread for the step, each big
-product split into one one-thread OpenBLAS call per thread from inside a parallel loop. Each
+product split into one one-thread OpenBLAS call per thread from inside a parallel loop. The first
+team to start also ends OpenBLAS's own worker threads (blas_thread_shutdown_, which OpenBLAS itself
+uses at fork), so a worker left spinning by the last product outside the team (the trainer's
+evaluation between epochs) does not take the second core from the team for its ~0.1 s; OpenBLAS
+starts them again on its next threaded call (config D: 0.30-0.32 s an epoch with, 0.36-0.41 s
+without, on the same quiet machine). Each
 part is a block of whole rows or columns of the result, so the split changes no value: the parts
 equal one one-thread call bit for bit (tests/test_compiled_wide_parallel.py).
 
@@ -71,6 +76,7 @@ def _find_openblas():
             llvm.add_symbol(name, address)
         setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
         _state["setter"] = setter
+        _state["shutdown"] = getattr(lib.dynlib, "blas_thread_shutdown_", None)
         return lib
     return None
 
@@ -141,6 +147,8 @@ def team(parts: int):
     with _teams_lock:
         if _teams["open"] == 0:
             _teams["blas"] = _state["setter"](1)  # (returns the count before)
+            if _teams["blas"] > 1 and _state.get("shutdown") is not None:
+                _state["shutdown"]()
         _teams["open"] += 1
     try:
         yield
