@@ -97,7 +97,8 @@ def unavailable_reason() -> str | None:
 
 def warm_up(dtype="float32", inference: bool = False, wide: bool = False) -> float:
     """Get the training kernel for dtype ready (compiled, or loaded from Numba's cache) by training
-    a tiny network for one step; with wide, the wide network's kernels (engines/wide.py); with
+    a tiny network for one step; with wide, the wide network's kernels (engines/wide.py, and on
+    more than one thread the team's split product: engines/blas_calls.py); with
     inference, the inference kernel too. Returns the seconds it took. Safe to run in a thread
     while another engine trains (measured: a NumPy loop kept 57% of its pace during a compile, on
     a busy machine)."""
@@ -116,6 +117,14 @@ def warm_up(dtype="float32", inference: bool = False, wide: bool = False) -> flo
     Y = np.eye(3, dtype=net.dtype)[labels]
     plan = CompiledPlan(net, get_loss("quadratic"), SGD(0.1), 2, 0.0)
     plan.run_epoch(x, Y, labels, np.arange(4), np.random.default_rng(0))
+    if wide:  # the split product too, which the tiny network's products are too small for
+        from digitnet.engines import blas_calls
+
+        parts, square, out = blas_calls.parallel_threads(), np.ones((32, 32), net.dtype), np.empty((32, 32), net.dtype)
+        if parts > 1:  # (out is named: the product is written to its address)
+            with blas_calls.team(parts):
+                blas_calls.gemm_parts(blas_calls.NO_TRANS, blas_calls.NO_TRANS, 32, 32, 32, square.ctypes.data, 32,
+                                      square.ctypes.data, 32, out.ctypes.data, 32, square.itemsize, parts)
     if inference:
         forward(net.layers, x[:1])
     return time.perf_counter() - start
