@@ -237,3 +237,37 @@ def test_training_in_a_thread_uses_the_team_and_leaves_every_threads_setting(two
     here, _ = train_wide(0.0, True, epochs=1)
     for p, q in zip(result["weights"], here):
         np.testing.assert_array_equal(p, q)
+
+
+FIRST_USE_TOGETHER = """
+import threading
+from digitnet.engines import compiled
+compiled.kernels()
+from digitnet.engines import blas_calls
+start, answers = threading.Barrier(4), []
+def ask():
+    start.wait(30)
+    answers.append(blas_calls.parallel_threads())
+workers = [threading.Thread(target=ask) for _ in range(4)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join(60)
+print(sorted(answers))
+"""
+
+
+@pytest.mark.parametrize("layer", ["workqueue", "omp"])
+def test_threads_asking_for_the_first_time_together_get_one_answer(layer):
+    """The first use (finding NumPy's OpenBLAS, a probe loop for Numba's threading layer) happens once,
+    in one thread: under the workqueue layer two probe loops started at once abort the process."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    done = subprocess.run([sys.executable, "-c", FIRST_USE_TOGETHER], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's printed list
+    assert len(answers) == 4 and len(set(answers)) == 1
+    assert answers[0] == (1 if layer == "workqueue" else answers[0])

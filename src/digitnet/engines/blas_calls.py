@@ -54,6 +54,7 @@ dgemm = types.ExternalFunction("digitnet_cblas_dgemm", types.void(
     *_ARGS, types.float64, _i64, _i64, _i64, _i64, types.float64, _i64, _i64))
 
 _state: dict = {}  # "library": threadpoolctl's controller of NumPy's OpenBLAS (None: not usable), "layer": ok
+_first_use = threading.Lock()  # finding the library and probing the layer happen once, in one thread
 
 
 def _find_openblas():
@@ -88,7 +89,9 @@ def _address(dynlib, symbol: str) -> int:
 def _library():
     """NumPy's OpenBLAS (threadpoolctl's controller of it), its gemms callable from compiled code; or None."""
     if "library" not in _state:
-        _state["library"] = _find_openblas()
+        with _first_use:
+            if "library" not in _state:
+                _state["library"] = _find_openblas()
     return _state["library"]
 
 
@@ -115,7 +118,9 @@ def parallel_threads() -> int:
     if library is None:
         return 1
     if "layer" not in _state:
-        _state["layer"] = _layer_ok()
+        with _first_use:  # (Numba's workqueue layer aborts on two parallel loops started at once)
+            if "layer" not in _state:
+                _state["layer"] = _layer_ok()
     if not _state["layer"]:
         return 1
     import numba
