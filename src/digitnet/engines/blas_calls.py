@@ -12,9 +12,9 @@ team to start also ends OpenBLAS's own worker threads (blas_thread_shutdown_, wh
 uses at fork), so a worker left spinning by the last product outside the team (the trainer's
 evaluation between epochs) does not take the second core from the team for its ~0.1 s; OpenBLAS
 starts them again on its next threaded call (config D: 0.30-0.32 s an epoch with, 0.36-0.41 s
-without, on the same quiet machine). Each
-part is a block of whole rows or columns of the result, so the split changes no value: the parts
-equal one one-thread call bit for bit (tests/test_compiled_wide_parallel.py).
+without, on the same quiet machine). Each part is a block of whole rows or columns of the result,
+so the split changes no value: in float32 the parts equal one one-thread call bit for bit
+(tests/test_compiled_wide_parallel.py).
 
 The OpenBLAS is the one NumPy loaded: threadpoolctl finds it, its cblas_sgemm/dgemm are registered
 with LLVM under fixed names, and the kernels call them as external functions (so Numba caches them
@@ -206,7 +206,8 @@ def _operand(x: np.ndarray) -> tuple[int, int] | None:
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, parts: int) -> None:
     """out = a @ b, split in `parts` one-thread OpenBLAS calls when it pays (see SPLIT_MIN), else
-    np.matmul (in the team's one-thread BLAS). out must be C-contiguous; a and b may be transposed views."""
+    np.matmul (parts 1: on BLAS's own threads; in a team: on one). out must be C-contiguous; a and
+    b may be transposed views."""
     (M, K), N = a.shape, b.shape[1]
     ops = (_operand(a), _operand(b))
     if (parts < 2 or M * N * K < SPLIT_MIN * parts or None in ops or not out.flags.c_contiguous or _library() is None
@@ -216,3 +217,14 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, parts: int) -> None:
     (ta, lda), (tb, ldb) = ops
     with contextlib.nullcontext() if _teams["open"] else team(parts):  # each part on one OpenBLAS thread
         gemm_parts(ta, tb, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data, N, a.itemsize, parts)
+
+
+def warm_up(dtype) -> None:
+    """Get the split product for dtype ready (compiled, or loaded from Numba's cache) when this
+    process would use it: a 32×32 product in parts (which matmul would not split)."""
+    parts = parallel_threads()
+    if parts > 1:
+        square, out = np.ones((32, 32), dtype), np.empty((32, 32), dtype)
+        with team(parts):
+            gemm_parts(NO_TRANS, NO_TRANS, 32, 32, 32, square.ctypes.data, 32, square.ctypes.data, 32,
+                       out.ctypes.data, 32, square.itemsize, parts)

@@ -120,11 +120,7 @@ def warm_up(dtype="float32", inference: bool = False, wide: bool = False) -> flo
     if wide:  # the split product too, which the tiny network's products are too small for
         from digitnet.engines import blas_calls
 
-        parts, square, out = blas_calls.parallel_threads(), np.ones((32, 32), net.dtype), np.empty((32, 32), net.dtype)
-        if parts > 1:  # (out is named: the product is written to its address)
-            with blas_calls.team(parts):
-                blas_calls.gemm_parts(blas_calls.NO_TRANS, blas_calls.NO_TRANS, 32, 32, 32, square.ctypes.data, 32,
-                                      square.ctypes.data, 32, out.ctypes.data, 32, square.itemsize, parts)
+        blas_calls.warm_up(net.dtype)
     if inference:
         forward(net.layers, x[:1])
     return time.perf_counter() - start

@@ -255,10 +255,6 @@ class WideSteps:
         total_loss, correct = 0.0, 0
         no_draws = np.zeros(0, plan.dtype)
         split = parts > 1
-
-        def product(a, b, out):
-            matmul(a, b, out, parts) if split else np.matmul(a, b, out=out)
-
         for k in range(steps):
             start = (first + k) * plan.batch_size
             rows = order[start : start + width]
@@ -276,10 +272,10 @@ class WideSteps:
             else:
                 X = self.X[:width]
                 np.take(x, rows, axis=0, out=X, mode="clip")
-                product(X, self.W[0][0], H[1])
+                matmul(X, self.W[0][0], H[1], parts)
             for l in range(1, L + 1):
                 if l > 1:
-                    product((HD if dropout else H)[l - 1][:, : sizes[l - 1]], self.W[l - 1][0], H[l])
+                    matmul((HD if dropout else H)[l - 1][:, : sizes[l - 1]], self.W[l - 1][0], H[l], parts)
                 args = (self.H[l], theta, -1 if l == 1 and sparse else boff[l - 1])
                 rest = (pads[l], sizes[l], acts[l - 1], self.HD[l], step_draws, offsets[l - 1] if l < L else 0,
                         dropout if l < L else 0, c)
@@ -296,9 +292,9 @@ class WideSteps:
                 weight, bias_grad = self.G[l - 1]
                 np.sum(DZ[l], axis=0, out=bias_grad)
                 if l > 1:
-                    product((HD if dropout else H)[l - 1][:, : sizes[l - 1]].T, DZ[l], weight)
+                    matmul((HD if dropout else H)[l - 1][:, : sizes[l - 1]].T, DZ[l], weight, parts)
                     DA = self.DA[: width * sizes[l - 1]].reshape(width, sizes[l - 1])
-                    product(DZ[l], self.W[l - 1][0].T, DA)
+                    matmul(DZ[l], self.W[l - 1][0].T, DA, parts)
                     args = (DA, sizes[l - 1], self.H[l - 1], pads[l - 1])
                     rest = (acts[l - 2], self.DZ[l - 1], step_draws, offsets[l - 2], dropout, c)
                     if split:
@@ -313,7 +309,7 @@ class WideSteps:
                     else:
                         sparse_gradient(*args, 0, pads[1])
                 else:
-                    product(self.X[:width].T, DZ[1], weight)
+                    matmul(self.X[:width].T, DZ[1], weight, parts)
             # ---- the update of all θ
             plan.t[0] += 1
             t = int(plan.t[0])
