@@ -10,6 +10,7 @@ differ there, so float64 is held to 1e-12.)
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sys
 
@@ -80,9 +81,11 @@ def test_small_or_odd_products_go_to_numpy(two_blas_threads):
     np.testing.assert_allclose(out, a @ b, rtol=1e-5)
     big = rng.random((256, 512), np.float32)
     strided = big[:, ::2]  # no unit stride on either axis: NumPy's own matmul
+    other = rng.random((256, 1000), np.float32)
     out = np.empty((256, 1000), np.float32)
-    blas_calls.matmul(strided, rng.random((256, 1000), np.float32), out, 2)
+    blas_calls.matmul(strided, other, out, 2)
     assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, strided @ other, rtol=1e-5)
 
 
 def test_the_team_sets_openblas_to_one_thread_and_puts_both_settings_back(two_blas_threads):
@@ -240,6 +243,7 @@ def test_training_in_a_thread_uses_the_team_and_leaves_every_threads_setting(two
 
 
 FIRST_USE_TOGETHER = """
+import json
 import threading
 from digitnet.engines import compiled
 compiled.kernels()
@@ -253,7 +257,7 @@ for worker in workers:
     worker.start()
 for worker in workers:
     worker.join(60)
-print(sorted(answers))
+print(json.dumps(sorted(answers)))
 """
 
 
@@ -268,6 +272,6 @@ def test_threads_asking_for_the_first_time_together_get_one_answer(layer):
     done = subprocess.run([sys.executable, "-c", FIRST_USE_TOGETHER], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    answers = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - our own child's printed list
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(answers) == 4 and len(set(answers)) == 1
     assert answers[0] == (1 if layer == "workqueue" else answers[0])
