@@ -88,6 +88,14 @@ def test_small_or_odd_products_go_to_numpy(two_blas_threads):
     np.testing.assert_allclose(out, strided @ other, rtol=1e-5)
 
 
+def test_shapes_that_do_not_fit_get_numpys_error_not_a_read_past_the_arrays(two_blas_threads):
+    a, b = np.ones((128, 800), np.float32), np.ones((700, 800), np.float32)
+    with pytest.raises(ValueError):
+        blas_calls.matmul(a, b, np.empty((128, 800), np.float32), 2)
+    with pytest.raises(ValueError):
+        blas_calls.matmul(a, np.ones((800, 800), np.float32), np.empty((128, 700), np.float32), 2)
+
+
 def test_the_team_sets_openblas_to_one_thread_and_puts_both_settings_back(two_blas_threads):
     import numba
 

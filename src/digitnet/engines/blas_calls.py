@@ -211,7 +211,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, parts: int) -> None:
     (M, K), N = a.shape, b.shape[1]
     ops = (_operand(a), _operand(b))
     if (parts < 2 or M * N * K < SPLIT_MIN * parts or None in ops or not out.flags.c_contiguous or _library() is None
-            or not (a.dtype == b.dtype == out.dtype) or a.dtype not in (np.float32, np.float64)):
+            or not (a.dtype == b.dtype == out.dtype) or a.dtype not in (np.float32, np.float64)
+            or b.shape[0] != K or out.shape != (M, N)):  # (NumPy's own error for shapes that do not fit)
         np.matmul(a, b, out=out)
         return
     (ta, lda), (tb, ldb) = ops
