@@ -58,7 +58,10 @@ def report(times: dict[str, list[tuple[float, float]]], n: int, runs: int, comma
         + (f", load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} after" if load else "") + "): "
         f"each kind of augmentation on all {n:,} training images, fresh random draws every time; "
         f"median over {runs} rounds (the kinds take turns), wall time with its min–max, and the "
-        "process's CPU time, which load from other processes inflates far less than the wall time.",
+        "process's CPU time, which load from other processes inflates far less than the wall time. "
+        "Kinds that move pixels (affine, elastic) share their chunks between the threads BLAS may use "
+        "(their CPU time is above their wall time); shift alone, thickness and closing run on one thread; "
+        "deskewing's CPU time counts its BLAS threads.",
         "",
         "| augmentation | wall ms | wall min–max | CPU ms |",
         "|---|---|---|---|",

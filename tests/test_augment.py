@@ -150,6 +150,21 @@ def test_shift_in_many_chunks_and_into_a_given_array_is_the_same(monkeypatch):
     assert np.array_equal(out, expected)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_images_do_not_depend_on_how_many_threads_share_the_chunks(monkeypatch, threads):
+    """Chunks are shared out between threads (one per BLAS thread), the noise drawn in chunk order
+    by the caller: 1, 2 or 3 threads, on chunks that do not divide the images, give the same images."""
+    from digitnet.data import augment as module
+
+    x = digits(300)
+    spec = "shift+affine+elastic+thickness+closing"
+    monkeypatch.setattr(warp, "CHUNK", 37)  # 9 chunks, the last of 4 images
+    monkeypatch.setattr(module, "current_blas_threads", lambda: 1)
+    expected = augment(x, spec, np.random.default_rng(5))
+    monkeypatch.setattr(module, "current_blas_threads", lambda: threads)
+    assert np.array_equal(augment(x, spec, np.random.default_rng(5)), expected)
+
+
 @pytest.mark.parametrize("spec", ["shift", "affine+elastic+closing"])
 def test_augment_into_a_buffer_equals_a_fresh_array(spec):
     x = digits(50)

@@ -78,6 +78,12 @@ def gather_pool():
     return _pool("gather", 1)
 
 
+def augment_pool():
+    """Worker threads for the chunks of an epoch's augmentation (made on first use; one per core
+    beyond the caller's own)."""
+    return _pool("augment", max(1, (os.cpu_count() or 2) - 1))
+
+
 def inference_pool():
     """Worker threads for the parts of a batch that compiled inference splits (made on first use;
     one per core beyond the caller's own)."""
