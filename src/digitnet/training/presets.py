@@ -14,10 +14,15 @@
           records it and every reader applies it), 5,000 of the 60,000 training images held
           out for validation (the weights best on them are kept, and the calibration behind
           "unsure" is fitted on them: digitnet.inspection.calibration). Deskewing is what
-          lifts this small network by about a point (the README has the measured figures);
-          augmentation does not help it (shifts, affine maps and thicker or thinner strokes all
-          cost it accuracy: 13,002 parameters have no room for the variety), nor did
-          distillation from the best model.
+          lifts this small network by about a point (the README has the measured figures).
+          Three in ten training images each epoch are drawn as a bold marker leaves them after
+          the preprocessing's thinning (`closing`: small loops filled; data.augment): on 3,500
+          marker pictures (benchmarks/realworld_kinds.py, three sets) seeds 0-2 read 94.7, 94.2
+          and 94.4% of them, against 92.8, 92.6 and 93.4% without, and the MNIST test set
+          97.31, 97.50 and 97.10% (without: 97.40, 97.18, 97.32). Other augmentation does not
+          help it (shifts, affine maps and thicker or thinner strokes all cost it accuracy:
+          13,002 parameters have no room for the variety), nor did distillation from the best
+          model, nor 120 epochs instead of 60.
 - best:   Simard's elastic-distortion MLP, made deeper: 784-800-800-10 ReLU with dropout 0.2,
           Adam with a cosine schedule over 100 epochs, on deskewed digits, every training image
           redrawn each epoch by a random affine map (rotation, scaling, shear) and an elastic
@@ -62,6 +67,7 @@ PRESETS: dict[str, TrainConfig] = {
         schedule="cosine",
         batch_size=16,
         epochs=60,
+        augment="closing",
         deskew=True,
         validation_size=5_000,
     ),
