@@ -125,7 +125,8 @@ def measure(args) -> dict:
 def table(results: dict, command: str) -> str:
     presets = list(results["presets"])
     lines = [BEGIN, "## Real-world input: accuracy per kind of picture", "",
-             f"Command: `{command}` ({datetime.date.today()}) — {results['count']} MNIST test digits (seed {results['seed']}), each drawn as "
+             f"Command: `{command}` ({datetime.date.today()}) — {results['count']} MNIST test digits "
+             f"(seed {results['seed']}), each drawn as "
              "every kind of picture below by `benchmarks/realworld_kinds.py` and read back through "
              "`digitnet.data.preprocess.to_mnist`, as `digitnet predict` reads a file. Δ is the accuracy on that "
              "kind minus the same model's accuracy on the same digits' clean 28×28 originals (first row); a picture "

@@ -119,6 +119,7 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
     if "closing" in names:  # (n,): 0 (untouched), 1 or 2 steps
         closing = np.where(rng.random(n) < CLOSING_SHARE, rng.integers(1, 3, n), 0)
     geometric = any(name in names for name in ("shift", "affine", "elastic"))
+    elastic = "elastic" in names
     images_out = out.reshape(n, side, side)
     chunks = [slice(start, min(n, start + warp.CHUNK)) for start in range(0, n, warp.CHUNK)]
     # Threads pay for the warps; the pen changes alone are too quick to share (closing ran 1.5× slower).
@@ -139,7 +140,6 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
             chunk = close_strokes(chunk, closing[part])  # (a float32 copy)
         images_out[part] = chunk
 
-    elastic = "elastic" in names
     with limit_blas_threads(1):  # the fields' small products: a second thread only hands off
         # `parts` chunks at a time: their noise drawn here in chunk order (so the images do not
         # depend on the thread count), the first worked on by this thread, the others by the pool.
