@@ -138,6 +138,42 @@ def test_threshold_stays_clear_of_the_noise():
     assert rows[0] >= 17 and rows[-1] <= 102 and cols[0] >= 53 and cols[-1] <= 66  # the bar, not the grain
 
 
+def ruled_page(size=200, gap=20, columns=False):
+    """Ink (size, size): printed lines 2 px thick every gap px from edge to edge (and columns, if
+    asked: a squared page) under a bold vertical stroke, the "digit"."""
+    ink = np.zeros((size, size), np.float32)
+    for k in range(gap // 2, size, gap):
+        ink[k:k + 2] = 0.3
+        if columns:
+            ink[:, k:k + 2] = 0.3
+    ink[40:160, 90:110] = 1.0
+    return ink
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_a_ruled_pages_lines_are_found_and_lifted_off(columns):
+    ink = ruled_page(columns=columns)
+    rows, cols = cleanup.ruled_lines(ink, noise=0.0)
+    assert np.count_nonzero(rows) == 20 and np.allclose(rows[rows > 0], 0.3)  # 10 lines of 2 rows
+    assert np.count_nonzero(cols) == (20 if columns else 0)
+    lifted = cleanup.remove_lines(ink, rows, cols)
+    assert lifted[:, :80].max() == 0.0  # no ruling left beside the stroke
+    assert lifted[40:160, 90:110].min() > 0.39  # the stroke stays: 1 less the lines that cross it (0.3 each)
+
+
+def test_a_bold_digits_bars_are_not_a_ruling():
+    """A bold 5 or 3, large on plain paper, covers more than half of the rows through its bars:
+    four bars, each row's median is ink, but they stop short of the picture's sides."""
+    ink = np.zeros((200, 200), np.float32)
+    for top in (20, 65, 110, 155):
+        ink[top:top + 14, 40:160] = 1.0  # 60% of every row through a bar
+    ink[20:169, 40:54] = 1.0
+    assert np.count_nonzero(np.median(ink, axis=1) > cleanup.LINE_MIN) == 4 * 14  # what once counted as lines
+    rows, cols = cleanup.ruled_lines(ink, noise=0.0)
+    assert not rows.any() and not cols.any()
+    assert cleanup.remove_lines(ink, rows, cols) is ink
+
+
 def test_subtract_floor_lifts_the_veil():
     ink = np.array([0.0, 0.05, 0.1, 0.55, 1.0], np.float32)
     np.testing.assert_allclose(cleanup.subtract_floor(ink, 0.1), [0, 0, 0, 0.5, 1.0], atol=1e-6)

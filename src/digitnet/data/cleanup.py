@@ -221,16 +221,24 @@ def ruled_lines(ink: Array, noise: float) -> tuple[Array, Array]:
 
     A printed line crosses the whole page, so it is the median of its row (or column) — a
     digit covers a few pixels of it at most. Rows whose median stands LINE_MARGIN times above
-    the noise (and above LINE_MIN) are line rows; only a page with at least MIN_LINES separate
-    groups of them counts as ruled (a tight crop of a 7 has one bar across it, not a ruling).
-    Zeros where there are none. Subtract with `remove_lines`.
+    the noise (and above LINE_MIN), and whose first and last quarters do too (the line reaches
+    both edges), are line rows; only a page with at least MIN_LINES separate groups of them
+    counts as ruled (a tight crop of a 7 has one bar across it, not a ruling). The ends matter
+    for a marker: a bold 5 or 3 large on plain paper covers more than half of the rows through
+    its bars, but does not reach both sides of the picture. A line's ink is the lesser of its
+    median and its ends' median. Zeros where there are none. Subtract with `remove_lines`.
     """
     out = []
-    for axis in (1, 0):
-        level = np.median(ink, axis=axis).astype(np.float32)  # (h,) for rows, (w,) for columns
-        line = level > max(LINE_MARGIN * noise, LINE_MIN)
+    least = max(LINE_MARGIN * noise, LINE_MIN)
+    for lines in (ink, ink.T):  # each row of `lines` one candidate: a row of ink, then a column
+        level = np.median(lines, axis=1).astype(np.float32)  # (h,) for rows, (w,) for columns
+        end = max(1, lines.shape[1] // 4)
+        ends = np.minimum(np.median(lines[:, :end], axis=1), np.median(lines[:, -end:], axis=1))
+        line = (level > least) & (ends > least)
         groups = int(np.count_nonzero(line[1:] & ~line[:-1]) + line[0])
-        out.append(np.where(line, level, 0.0).astype(np.float32) if groups >= MIN_LINES
+        # The line's own ink: the lesser of its median and its ends' (a column line under a
+        # digit's long vertical stroke has the stroke as its median, and must not lift it off).
+        out.append(np.where(line, np.minimum(level, ends), 0.0).astype(np.float32) if groups >= MIN_LINES
                    else np.zeros_like(level))
     return out[0], out[1]
 
