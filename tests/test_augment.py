@@ -105,11 +105,11 @@ def test_names_combine_with_plus_and_act_in_a_fixed_order():
     assert parse_augment("thickness+elastic") == ("elastic", "thickness")
     assert parse_augment(None) == ()
     assert check_augment("shift+affine") == "shift+affine"
-    assert AUGMENTATIONS == ("shift", "affine", "elastic", "thickness", "closing")
+    assert AUGMENTATIONS == ("marker", "shift", "affine", "elastic", "thickness", "closing")
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("rotate", r"unknown augmentation 'rotate' in 'rotate'; expected names from shift, affine, elastic, thickness, closing joined by '\+'"),
+    ("rotate", r"unknown augmentation 'rotate' in 'rotate'; expected names from marker, shift, affine, elastic, thickness, closing joined by '\+'"),
     ("elastic+", r"unknown augmentation '' in 'elastic\+'"),
     ("elastic+elastic", r"augmentation 'elastic\+elastic' names one kind twice"),
     (3, r"augmentation must be a string like 'elastic\+thickness'; got int"),

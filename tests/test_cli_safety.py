@@ -160,7 +160,7 @@ def test_a_config_file_without_a_preset_never_writes_the_preset_model():
     (["--preset", "modern", "--seed", "2"], "modern-seed2"),
     (["--preset", "3b1b", "--activation", "relu", "--output", "softmax", "--loss", "cross-entropy", "--init", "he",
       "--optimizer", "adamw", "--lr", "0.002", "--l2", "0.03", "--schedule", "cosine", "--batch-size", "16",
-      "--epochs", "60", "--augment", "closing", "--deskew", "--validation-size", "5000"],
+      "--epochs", "60", "--augment", "marker+closing", "--deskew", "--validation-size", "5000"],
      "modern"),  # the modern preset's settings, however they were spelled
 ])
 def test_the_default_model_name_says_what_the_model_is(argv, name):

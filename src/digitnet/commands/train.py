@@ -122,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         kept = f"best validation epoch {metrics['best_epoch']}"
     console.print(
         f"Saved {result.out} ({kept}): "
-        f"test accuracy {metrics['test_accuracy']:.2%}, {metrics['train_seconds']:.1f} s of training."
+        f"test accuracy {metrics['test_accuracy']:.2%}, {metrics['train_seconds']:.1f} s of training"
+        + (f" ({metrics['marker_seconds']:.1f} s of it drawing marker digits)." if "marker_seconds" in metrics else ".")
     )
     return 0
 

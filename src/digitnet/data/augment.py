@@ -13,6 +13,11 @@ they act in the order of AUGMENTATIONS:
                the output at q reads the source at q + α·(G_σ ∗ U)(q)
     thickness  the pen: each image blends towards its grey-scale dilation (thicker strokes, t > 0)
                or its erosion (thinner, t < 0) by |t|, t ~ U(−0.5, 1); 4-neighbour structuring element
+    marker     once, before the first epoch: a share of the training images is redrawn with a
+               bold round pen along its centre line and prepared as a picture's digit is
+               (thinned toward MNIST's pen, scaled, centred), and the drawings join the training
+               images (data.marker; the trainer makes them, augment() leaves them to it); the
+               changes below then act on them every epoch as on the others
     closing    a marker's digit as the preprocessing hands it over: CLOSING_SHARE of the images
                are dilated k times then eroded k times, k ∈ {1, 2} (a grey closing, 4-neighbour):
                loops and gaps narrower than ~2k px fill in, strokes keep their width. Measured
@@ -44,7 +49,8 @@ from numpy.typing import NDArray
 from digitnet.data import warp
 from digitnet.engines.threads import augment_pool, current_blas_threads, limit_blas_threads
 
-AUGMENTATIONS = ("shift", "affine", "elastic", "thickness", "closing")
+AUGMENTATIONS = ("marker", "shift", "affine", "elastic", "thickness", "closing")
+ONCE = ("marker",)  # made once, when training starts (by the trainer), not every epoch
 
 MAX_SHIFT = 2  # pixels
 SHIFT_CHUNK = 1024  # images per pass of random_shift (3 MB: stays in cache)
@@ -82,6 +88,11 @@ def parse_augment(spec: str | None) -> tuple[str, ...]:
     return tuple(name for name in AUGMENTATIONS if name in names)
 
 
+def epoch_augmentations(spec: str | None) -> tuple[str, ...]:
+    """The names in spec that change the images every epoch (all but ONCE), in the order they act."""
+    return tuple(name for name in parse_augment(spec) if name not in ONCE)
+
+
 def check_augment(spec: str | None) -> str | None:
     """spec itself if every name in it is known; ValueError otherwise."""
     parse_augment(spec)
@@ -98,7 +109,7 @@ def augment(x: NDArray[np.floating], spec: str | None, rng: np.random.Generator,
     The draws come in a fixed order (every image's shift, then its affine map, then its thickness,
     then the elastic fields chunk by chunk), so the same generator state gives the same images.
     """
-    names = parse_augment(spec)
+    names = epoch_augmentations(spec)  # (marker drawings are the trainer's: data.marker)
     if not names:
         return x
     if names == ("shift",):

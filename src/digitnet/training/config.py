@@ -70,8 +70,9 @@ class TrainConfig:
     epochs: int = setting(30, "passes over the training data")
     weight_decay: float = setting(0.0, "L2 weight decay λ (on weights, not biases)", flag="l2")
     dropout: float = setting(0.0, "dropout probability on hidden layers")
-    augment: str | None = setting(None, "new training images each epoch, names joined by '+' from "
-                                  f"{', '.join(AUGMENTATIONS)} (e.g. elastic+thickness; see digitnet.data.augment)")
+    augment: str | None = setting(None, "new training images each epoch (marker: once, at the start), names "
+                                  f"joined by '+' from {', '.join(AUGMENTATIONS)} (e.g. elastic+thickness; "
+                                  "see digitnet.data.augment)")
     deskew: bool = setting(False, "stand every digit upright (moment-based shear) before the network sees it; "
                            "recorded in the model file and applied by predict, evaluate and the web page")
     patience: int | None = setting(None, "stop after this many epochs without a better validation accuracy")

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO, TextIO
 import numpy as np
 
 from digitnet import data
+from digitnet.data.augment import epoch_augmentations
 from digitnet.training.live import Controls, LiveTraining
 from digitnet.training.presets import preset
 
@@ -163,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         changes = {key: settings[key] for key in ("epochs", "learning_rate") if settings.get(key) is not None}
         # The fused engine: a session starts at once (the compiled one may first compile for seconds),
         # and at a report every step its per-call cost would not pay.
-        config = config.replace(**changes, engine="fused")
+        # The page starts at once: no marker drawings (a minute or two of work before the first step).
+        per_epoch = "+".join(epoch_augmentations(config.augment)) or None
+        config = config.replace(**changes, engine="fused", augment=per_epoch)
         x, y = data.load_split(config.dataset, "train", settings.get("data_dir"), download=False)
         x_fit, y_fit, x_val, y_val = data.split_validation(x, y, size=config.validation_size)
         test = data.load_split(config.dataset, "test", settings.get("data_dir"), download=False)

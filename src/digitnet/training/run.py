@@ -87,6 +87,8 @@ def check_fits(config: TrainConfig, data) -> None:
 
 def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoch) -> RunResult:
     from digitnet.data import split_validation
+    from digitnet.data.augment import parse_augment
+    from digitnet.data.marker import MARKER_SHARE
     from digitnet.data.prepare import preprocessing_document
 
     checkpoint = checkpoint_path(out)
@@ -115,7 +117,13 @@ def _run(config, data, out: Path, resume, say, on_batch, on_epoch_start, on_epoc
         else:
             say(f"No checkpoint at {checkpoint}: starting from the beginning.")
     net.metadata = {}
+    if "marker" in parse_augment(config.augment):
+        say(f"Drawing {round(MARKER_SHARE * len(x_train)):,} of the training digits with a marker pen, once "
+            "(about 5 ms each, shared between the cores; digitnet.data.marker) ...")
     trainer = Trainer(net, config, x_train, y_train, validation=validation, test=(data.x_test, data.y_test))
+    if trainer.marker_seconds:
+        say(f"Drew {len(trainer.x) - len(x_train):,} of them in {trainer.marker_seconds:.1f} s: "
+            f"{len(trainer.x):,} training images.")
     if saved is not None:
         trainer.restore_state(*saved)
         resumed_from = trainer.epoch
@@ -218,14 +226,16 @@ def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
 
 def final_metrics(net: Network, trainer: Trainer) -> dict[str, float]:
     """Accuracies on the trainer's test and validation sets (as the model reads them: deskewed
-    if it deskews), epochs and training seconds."""
+    if it deskews), epochs and training seconds (with the marker drawings' when it made them)."""
     x_test, labels_test, _ = trainer.test
     metrics = {
         "test_accuracy": float(np.mean(net.predict(x_test) == labels_test)),
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
-        "train_seconds": float(sum(trainer.history.seconds)),
+        "train_seconds": float(sum(trainer.history.seconds)) + trainer.marker_seconds,
     }
+    if trainer.marker_seconds:
+        metrics["marker_seconds"] = trainer.marker_seconds  # (part of train_seconds: drawing them, once)
     if trainer.validation is not None:
         x_val, labels_val, _ = trainer.validation
         metrics["val_accuracy"] = float(np.mean(net.predict(x_val) == labels_val))

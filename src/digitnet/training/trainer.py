@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from digitnet import engines
-from digitnet.data.augment import augment, parse_augment
+from digitnet.data.augment import augment, epoch_augmentations, parse_augment
 from digitnet.data.deskew import deskew
 from digitnet.data.prepare import prepare_for, preprocessing_document
 from digitnet.checks import check_inputs, check_pixel_range, check_positive_int, check_targets, make_rng
@@ -70,8 +70,18 @@ class Trainer:
         self.cost = get_loss(config.loss, net.output_activation)
         self.x = check_inputs(x, net.num_inputs, net.dtype, "x")
         check_pixel_range(self.x, "x")
-        self.x = self._prepare(self.x)
         self.y_targets = check_targets(y, len(self.x), net.num_outputs, net.dtype, "y")
+        self.rng = make_rng(config.seed)
+        self.marker_seconds = 0.0
+        if "marker" in parse_augment(config.augment):  # drawings of some digits join the others, once
+            from digitnet.data.marker import marker_drawings  # (Pillow: not loaded by `import digitnet`)
+
+            start = time.perf_counter()
+            index, drawings = marker_drawings(self.x, self.rng)
+            self.x = np.concatenate([self.x, drawings.astype(self.x.dtype, copy=False)])
+            self.y_targets = np.concatenate([self.y_targets, self.y_targets[index]])
+            self.marker_seconds = time.perf_counter() - start
+        self.x = self._prepare(self.x)
         self.y_labels = self.y_targets.argmax(axis=1)
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise ValueError(f"optimizer must be an Optimizer instance or None; got {type(optimizer).__name__}")
@@ -82,7 +92,6 @@ class Trainer:
         self.test = self._check_pair(test, "test")
         if config.deskew:  # the model's own preprocessing, recorded for whoever reads it later
             net.metadata = {**net.metadata, "preprocessing": preprocessing_document(deskew=True)}
-        self.rng = make_rng(config.seed)
         self._augmented: NDArray | None = None  # augmented epochs are written here (_augment_buffer)
         self.epoch = 0  # epochs completed
         self.history = History()
@@ -129,7 +138,7 @@ class Trainer:
 
     def _augment_buffer(self) -> np.ndarray:
         """The (n, n₀) array augmented epochs are written into (made on first use)."""
-        dtype = self.x.dtype if parse_augment(self.config.augment) == ("shift",) else np.float32
+        dtype = self.x.dtype if epoch_augmentations(self.config.augment) == ("shift",) else np.float32
         buffer = self._augmented
         if buffer is None or buffer.shape != self.x.shape or buffer.dtype != dtype:
             buffer = self._augmented = np.empty(self.x.shape, dtype)
