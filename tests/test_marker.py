@@ -160,7 +160,7 @@ def test_drawings_made_in_two_processes_are_the_ones_made_here():
     x = np.stack([ring(radius=8 + k % 3 / 2).ravel() for k in range(6)] + [dot().ravel()])
     pens = np.linspace(4.5, 6.5, len(x))
     here = marker.draw_digits(x, pens)
-    there = marker._draw_in_processes(x, pens, workers=2)
+    there = marker.draw_in_processes(x, pens, workers=2)
     assert np.array_equal(here[0], there[0]) and np.array_equal(here[1], there[1])
     assert list(here[0]) == [True] * 6 + [False]  # the dot's blob, left out either way
 

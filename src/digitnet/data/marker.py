@@ -33,8 +33,8 @@ from PIL import Image, ImageDraw
 
 from digitnet.data import preprocess
 
-__all__ = ["MARKER_SHARE", "PEN_RANGE", "UPSCALE", "centre_line", "draw_digits", "draw_with_pen", "marker_digit",
-           "marker_drawings", "prepare_drawing"]
+__all__ = ["MARKER_SHARE", "PEN_RANGE", "UPSCALE", "centre_line", "draw_digits", "draw_in_processes", "draw_with_pen",
+           "marker_digit", "marker_drawings", "prepare_drawing", "safe_to_spawn"]
 
 UPSCALE = 4  # the drawing is made at 4× MNIST's pixels (112×112 for a digit)
 PEN_RANGE = (4.5, 6.5)  # MNIST px: a marker on a digit of MNIST's size (MNIST's own pens: 1.7-3.8, median 2.6)
@@ -145,7 +145,7 @@ def marker_drawings(x: NDArray[np.floating], rng: np.random.Generator, share: fl
 
         workers = current_blas_threads()
     parallel = workers > 1 and count >= MIN_PARALLEL and safe_to_spawn()
-    kept, drawings = _draw_in_processes(digits, widths, workers) if parallel else draw_digits(digits, widths)
+    kept, drawings = draw_in_processes(digits, widths, workers) if parallel else draw_digits(digits, widths)
     return chosen[kept], drawings[kept]
 
 
@@ -163,7 +163,7 @@ def safe_to_spawn() -> bool:
     return main is not None and not hasattr(main, "__file__")
 
 
-def _draw_in_processes(digits: NDArray[np.float32], pens: NDArray[np.float64], workers: int
+def draw_in_processes(digits: NDArray[np.float32], pens: NDArray[np.float64], workers: int
                        ) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
     """draw_digits shared out in chunks between `workers` fresh processes (spawned: no state of this
     one, its BLAS threads included, is copied); in this process if the pool cannot start."""
