@@ -181,3 +181,5 @@ def test_processes_are_used_only_where_they_cannot_rerun_the_callers_code(monkey
     assert main("__main__")  # a notebook or the interactive prompt: nothing to run again
     assert not main("__main__", path="/home/me/train_it.py")  # a script by its path
     assert not main("__main__", spec="train_it", path="/home/me/train_it.py")  # python -m train_it
+    monkeypatch.setattr(marker, "GUARDED_MAIN", True)  # as `digitnet train` sets it (its console script is guarded)
+    assert main("__main__", path="/venv/bin/digitnet")

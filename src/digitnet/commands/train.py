@@ -88,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from digitnet.data import marker
     from digitnet.training.run import check_fits, run_training, training_data
+
+    marker.GUARDED_MAIN = True  # this command's entry points guard their work: marker drawings may use processes
 
     if args.setting_data is not None and args.setting_dataset is not None:
         raise ValueError("--data and --dataset are exclusive: --data trains on your own files, "

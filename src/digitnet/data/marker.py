@@ -150,12 +150,16 @@ def marker_drawings(x: NDArray[np.floating], rng: np.random.Generator, share: fl
 
 
 MIN_PARALLEL = 2_000  # fewer drawings than this are made in this process (a worker takes ~0.5 s to start)
+GUARDED_MAIN = False  # set by `digitnet train`: its entry points (the console script, -m digitnet) are guarded
 
 
 def safe_to_spawn() -> bool:
     """Whether a spawned process would start without running this program's own code again: true for
-    `python -m package` (digitnet's command line, pytest), an interactive session and a notebook;
-    false for a script run by its path (which may not guard its work with `if __name__ == "__main__"`)."""
+    `python -m package` (pytest), the `digitnet` command (GUARDED_MAIN), an interactive session and a
+    notebook; false for a script run by its path (which may not guard its work with
+    `if __name__ == "__main__"`)."""
+    if GUARDED_MAIN:
+        return True
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None and spec.name.endswith(".__main__"):
