@@ -177,6 +177,8 @@ def test_processes_are_used_only_where_they_cannot_rerun_the_callers_code(monkey
         monkeypatch.setitem(sys.modules, "__main__", module)
         return marker.safe_to_spawn()
 
+    monkeypatch.setattr(marker, "GUARDED_MAIN", False)  # (a `digitnet train` earlier in this process sets it)
+
     assert main("__main__", spec="digitnet.__main__", path="/x/digitnet/__main__.py")  # digitnet's CLI
     assert main("__main__")  # a notebook or the interactive prompt: nothing to run again
     assert not main("__main__", path="/home/me/train_it.py")  # a script by its path
