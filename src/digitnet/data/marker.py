@@ -40,6 +40,8 @@ UPSCALE = 4  # the drawing is made at 4× MNIST's pixels (112×112 for a digit)
 PEN_RANGE = (4.5, 6.5)  # MNIST px: a marker on a digit of MNIST's size (MNIST's own pens: 1.7-3.8, median 2.6)
 MARKER_SHARE = 0.36  # of the training images get a marker drawing (20,000 of modern's 55,000)
 STROKE_LEVEL = 0.5  # where the enlarged digit's brightness passes this, the pen was
+MIN_PARALLEL = 2_000  # fewer drawings than this are made in this process (a worker takes ~0.5 s to start)
+GUARDED_MAIN = False  # set by `digitnet train`: its entry points (the console script, -m digitnet) are guarded
 
 # Zhang–Suen thinning by look-up: a pixel's 8 neighbours P2..P9 (clockwise from the one above)
 # as the bits of a byte; REMOVABLE[step][code] says whether that sub-step may delete the pixel.
@@ -148,9 +150,6 @@ def marker_drawings(x: NDArray[np.floating], rng: np.random.Generator, share: fl
     kept, drawings = draw_in_processes(digits, widths, workers) if parallel else draw_digits(digits, widths)
     return chosen[kept], drawings[kept]
 
-
-MIN_PARALLEL = 2_000  # fewer drawings than this are made in this process (a worker takes ~0.5 s to start)
-GUARDED_MAIN = False  # set by `digitnet train`: its entry points (the console script, -m digitnet) are guarded
 
 
 def safe_to_spawn() -> bool:
