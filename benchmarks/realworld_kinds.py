@@ -3,7 +3,7 @@
 Each kind turns one MNIST test digit x (28, 28) in [0, 1] into a picture file a user could have
 made of that same digit: drawn on a canvas app, exported with transparency, written in coloured
 pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
-uneven light, slightly turned, with stray marks on the page, on a sheet lying on a table, on
+uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the page, on a sheet lying on a table, on
 ruled or squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
 digits' clean 28×28 versions, says how much the picture (not the writer) costs.
 
@@ -251,6 +251,27 @@ def _uneven_light(x, rng):
     return photo(rgb, rng, noise=rng.uniform(0.01, 0.04), blur=rng.uniform(0.3, 1.0), quality=85)
 
 
+def shadow_field(size: tuple[int, int], rng: np.random.Generator, depth: float) -> np.ndarray:
+    """Illumination (H, W): 1, and 1 − depth beyond a straight edge at a random angle (a hand's or
+    a phone's shadow) covering 20-70% of the page, its penumbra a few px wide."""
+    height, width = size
+    angle = rng.uniform(0, 2 * math.pi)
+    v, u = np.meshgrid(np.arange(height) - height / 2, np.arange(width) - width / 2, indexing="ij")
+    across = u * math.cos(angle) + v * math.sin(angle)  # px along the shadow's normal
+    edge = np.quantile(across, rng.uniform(0.2, 0.7))
+    penumbra = rng.uniform(1.0, 6.0)
+    shade = 1 / (1 + np.exp(-(edge - across) / penumbra))  # 1 inside the shadow, 0 outside
+    return (1 - depth * shade).astype(np.float32)
+
+
+def _sharp_shadow(x, rng):
+    size = (int(rng.integers(400, 800)), int(rng.integers(400, 800)))
+    cover = crop_coverage(stroke_coverage(x, int(rng.integers(120, int(min(size) * 0.6)))))
+    rgb = paint(place(cover, size, rng, 0.1), INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, 2))])
+    rgb = rgb * shadow_field(size, rng, rng.uniform(0.3, 0.6))[..., None]
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
+
+
 def _rotated(x, rng):
     cover = crop_coverage(stroke_coverage(x, int(rng.integers(150, 300))))
     angle = rng.choice([-1, 1]) * rng.uniform(5, 12)
@@ -314,6 +335,7 @@ KINDS = {
     "photo, JPEG q60": _photo(60),
     "photo, JPEG q30": _photo(30),
     "uneven lighting": _uneven_light,
+    "sharp shadow across the page": _sharp_shadow,
     "slight rotation (5-12°)": _rotated,
     "stray marks": _stray_marks,
     "sheet photographed on a table": _sheet_on_table,

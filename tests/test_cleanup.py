@@ -85,6 +85,71 @@ def test_uneven_light_no_longer_makes_the_dark_side_ink():
     assert ink[100, 114] > 0.5  # the stroke is still ink
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 12), st.integers(1, 30)),
+                  elements=st.floats(0, 1, width=32)), st.integers(0, 10), st.integers(0, 1), st.booleans())
+def test_sliding_extreme_is_the_windows_max_or_min(values, half, axis, largest):
+    size = 2 * half + 1
+    got = cleanup.sliding_extreme(values, size, axis, largest)
+    moved = np.moveaxis(values, axis, -1)
+    pick = np.max if largest else np.min
+    want = np.stack([pick(moved[..., max(0, i - half):i + half + 1], axis=-1) for i in range(moved.shape[-1])], -1)
+    assert np.array_equal(got, np.moveaxis(want, -1, axis))
+
+
+def half_in_shadow(size=200, edge=90, shade=0.5, stroke=((40, 160), (80, 100))):
+    """Paper 0.9 whose left `edge` columns are in shadow (× shade), a dark stroke (0.1 × light)
+    crossing the shadow's edge: (h, w, 1) and the light (h, w)."""
+    light = np.ones((size, size), np.float32)
+    light[:, :edge] = shade
+    ink = np.zeros((size, size), np.float32)
+    (r0, r1), (c0, c1) = stroke
+    ink[r0:r1, c0:c1] = 1.0
+    return on_paper(ink)[..., 0][..., None] * light[..., None], light
+
+
+def test_closing_removes_strokes_and_keeps_the_shadows_edge():
+    picture, light = half_in_shadow()
+    paper = cleanup.closing(picture[..., 0], 25, dark_ink=True)
+    away = np.ones(paper.shape, bool)
+    away[40:160, 80:100] = False  # the stroke's own pixels
+    assert np.abs(paper - 0.9 * light)[away].max() < 1e-6  # the edge has not moved
+    # Under the stroke the paper is one side's or the other's (where it sits on the edge, the
+    # shade's), never the stroke's own 0.05-0.1.
+    assert paper[40:160, 80:100].min() == pytest.approx(0.45)
+
+
+def test_even_out_shadow_makes_the_shadowed_paper_paper():
+    picture, _ = half_in_shadow()
+    background, _ = cleanup.estimate_background(picture, dark_ink=True)
+    flat_ink = cleanup.ink_from_background(picture, background)
+    assert flat_ink[:, :60].min() > 0.3  # without it, the shade is ink
+    evened, paper, found = cleanup.even_out_shadow(picture, background, dark_ink=True)
+    assert found and paper.shape == (1,)
+    ink = cleanup.ink_from_background(evened, paper)
+    assert ink[:, :60].max() < 0.02 and ink[:, 120:].max() < 0.02  # both sides are paper
+    assert ink[50:150, 80:90] == pytest.approx(np.full((100, 10), 0.8), abs=0.02)  # in the shade: as on clean paper
+    # In the light, right at the shadow's edge, the closing reaches into the shade: a little lighter.
+    assert ink[50:150, 90:100].min() > 0.65
+
+
+def test_even_out_shadow_leaves_even_paper_and_bold_strokes_at_the_edge_alone():
+    even, _ = half_in_shadow(shade=1.0)
+    assert cleanup.even_out_shadow(even, cleanup.border_background(even), dark_ink=True)[2] is False
+    # A bold stroke running along the whole left edge: the ring is not explained by one colour,
+    # but the "shadow" would be as dark as ink.
+    bold, _ = half_in_shadow(shade=1.0, stroke=((0, 200), (0, 60)))
+    assert cleanup.ring_misfit(bold, cleanup.border_background(bold)) > cleanup.SHADOWED
+    assert cleanup.even_out_shadow(bold, cleanup.border_background(bold), dark_ink=True)[2] is False
+
+
+def test_the_inks_side_is_found_when_a_shadow_covers_most_of_the_border():
+    picture, _ = half_in_shadow(edge=150)
+    assert cleanup.shadow_across_border(picture) and cleanup.ink_is_dark(picture)
+    assert not cleanup.ink_is_dark(1.0 - picture)  # chalk on a board with a bright patch
+    assert not cleanup.shadow_across_border(half_in_shadow(shade=1.0)[0])
+
+
 def test_ink_is_the_distance_to_the_background_colour():
     picture = np.array([[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]], dtype=np.float32)  # (1, 3, 3)
     ink = cleanup.ink_from_background(picture, np.array([1.0, 1.0, 1.0], np.float32))

@@ -50,6 +50,36 @@ def test_uneven_light_is_levelled(seven):
     assert right - left < 250 and bottom - top < 300  # the dark side of the sheet is not ink
 
 
+def shadowed(image: Image.Image, edge: float, depth: float, vertical: bool = True) -> np.ndarray:
+    """image (RGB) with a sharp-edged shadow over its left part (its top part if not vertical): up
+    to `edge` of the width (height) the light is 1 − depth."""
+    values = np.asarray(image, np.float32).copy()
+    if vertical:
+        values[:, :int(edge * values.shape[1])] *= 1.0 - depth
+    else:
+        values[:int(edge * values.shape[0])] *= 1.0 - depth
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("edge, vertical", [(0.45, True), (0.6, False), (0.75, True)])
+def test_a_sharp_shadow_across_the_digit_is_evened_out(seven, edge, vertical):
+    picture = shadowed(paint(coverage("7", canvas=(400, 400)), (25, 25, 25), (235, 235, 230)), edge, 0.5, vertical)
+    got, info = to_mnist(photo(Image.fromarray(picture), sigma=4, quality=85), return_info=True)
+    assert info["polarity"] == "dark-on-light"  # though the shadow darkens most of the border
+    assert info["lighting"] == "uneven"
+    assert_same_digit(got, seven)
+    left, top, right, bottom = info["bounding_box"]
+    assert right - left < 250 and bottom - top < 300  # the shadow is not ink
+
+
+def test_without_evening_out_a_sharp_shadow_spoils_the_digit(seven, monkeypatch):
+    from digitnet.data import cleanup
+
+    picture = shadowed(paint(coverage("7", canvas=(400, 400)), (25, 25, 25), (235, 235, 230)), 0.45, 0.5)
+    monkeypatch.setattr(cleanup, "even_out_shadow", lambda channels, background, dark: (channels, background, False))
+    assert similarity(to_mnist(picture), seven)[1] < 0.7  # what the step is for
+
+
 def test_grain_and_jpeg_do_not_widen_the_crop(seven):
     clean = paint(coverage("7", canvas=(400, 400)), (30, 30, 30), (220, 220, 215))
     _, info_clean = to_mnist(clean, return_info=True)

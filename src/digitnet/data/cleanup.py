@@ -27,6 +27,17 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
 5. `ink_threshold`: Otsu's threshold of the blurred ink (the level that best splits its
    histogram in two), kept between MASK_LOW·peak and MASK_HIGH·peak and NOISE_MARGIN times
    above the noise level. Pixels above it are the candidate ink (digitnet.data.components).
+   - `even_out_shadow`: a shadow with a sharp edge (a hand, a phone, a fold across the page)
+     is neither one colour nor a smooth surface. Where neither explains the outermost ring
+     (SHADOWED of it stays SHADOW_STEP away), the paper is taken as the picture's grey closing
+     (`closing`: the largest value over a SHADOW_WINDOW square, then the smallest — strokes
+     thinner than the square vanish, while the shadow, wider than it, keeps its sharp edge) if
+     that explains the ring four times better and is a shadow (its darkest paper on the ring
+     keeps SHADOW_DEPTH of the light), not a bold stroke at the edge; the paper is held no
+     darker than that shade, so a blot wider than the square stays ink. Dark ink is then evened out: every pixel divided by
+     its paper and multiplied by the lit paper's colour, so a stroke in the shadow is as dark as
+     one in the light. `shadow_across_border` and `ink_is_dark` tell the ink's polarity when the
+     shadow covers most of the border (digitnet.data.preprocess).
 6. `ruled_lines`, `remove_lines`: a ruled or squared page's printed lines cross it from edge to
    edge, so each is its row's (column's) median ink; with at least MIN_LINES of them the medians
    are subtracted, and the lines no longer join the digit's pieces.
@@ -46,16 +57,22 @@ __all__ = [
     "UNEVEN",
     "border_background",
     "border_ring",
+    "closing",
     "denoise",
     "estimate_background",
+    "even_out_shadow",
     "gaussian_blur",
     "ink_from_background",
+    "ink_is_dark",
     "ink_threshold",
     "lighting_background",
     "noise_level",
     "otsu_threshold",
     "remove_lines",
+    "ring_misfit",
     "ruled_lines",
+    "shadow_across_border",
+    "sliding_extreme",
     "subtract_floor",
 ]
 
@@ -70,6 +87,12 @@ MASK_LOW, MASK_HIGH = 0.2, 0.5  # the threshold stays within these fractions of 
 NOISE_MARGIN = 4.0  # ... and this many times above the paper's noise level
 LINE_MARGIN, LINE_MIN, MIN_LINES = 3.0, 0.04, 4  # a ruled page's printed lines: see ruled_lines
 RING = 0.02  # the outermost ring: this fraction of the shorter side, at least 1 px
+SHADOW_STEP = 0.08  # a ring pixel this far from the paper's estimate is not explained by it ...
+SHADOWED = 0.2  # ... and a shadow crosses the border when this share of the ring is so
+SHADOW_WINDOW = 0.12  # the shadow's paper: a closing by a square this fraction of the shorter side
+MIN_SHADOW_WINDOW = 9  # px, at least
+SHADOW_DEPTH = 0.3  # a shadow keeps at least this share of the light (ink keeps less)
+EXTREME = 0.1  # ink is this far beyond the border's darkest (or lightest) paper
 
 
 # --------------------------------------------------------------------------- background
@@ -150,6 +173,92 @@ def estimate_background(channels: Array, dark_ink: bool) -> tuple[Array, bool]:
     if to_surface >= 0.5 * to_flat:
         return flat, False
     return surface, True
+
+
+def sliding_extreme(values: Array, size: int, axis: int, largest: bool) -> Array:
+    """The largest (or smallest) value in a window of `size` (odd) centred on each element along
+    `axis`; positions past the ends do not count. Van Herk / Gil-Werman: the values cut into
+    blocks of `size`, a running maximum forward and backward inside each block, so every window
+    is one suffix and one prefix whatever its size — three passes over the array."""
+    moved = np.moveaxis(values, axis, -1)
+    n, half = moved.shape[-1], size // 2
+    blocks = -(-(n + 2 * half) // size)
+    padded = np.full((*moved.shape[:-1], blocks * size), -np.inf if largest else np.inf, dtype=np.float32)
+    padded[..., half:half + n] = moved
+    running = np.maximum.accumulate if largest else np.minimum.accumulate
+    cut = padded.reshape(*moved.shape[:-1], blocks, size)
+    prefix = running(cut, axis=-1).reshape(padded.shape)
+    suffix = running(cut[..., ::-1], axis=-1)[..., ::-1].reshape(padded.shape)
+    pick = np.maximum if largest else np.minimum
+    return np.moveaxis(pick(suffix[..., :n], prefix[..., size - 1:size - 1 + n]), -1, axis)
+
+
+def closing(plane: Array, size: int, dark_ink: bool) -> Array:
+    """The paper under dark ink: the largest value over a size × size square, then the smallest
+    (light ink: the smallest, then the largest). Strokes thinner than the square are gone; the
+    edge of anything wider (a shadow) stays where it was. (h, w) -> (h, w)."""
+    first, second = (True, False) if dark_ink else (False, True)
+    for largest in (first, second):
+        plane = sliding_extreme(sliding_extreme(plane, size, 0, largest), size, 1, largest)
+    return plane
+
+
+def ring_misfit(channels: Array, background: Array) -> float:
+    """The share of the outermost ring further than SHADOW_STEP from `background` (c,) or (h, w, c)."""
+    depth = channels.shape[-1]
+    ring = border_ring(channels, RING)  # (n, c)
+    paper = border_ring(np.broadcast_to(background, channels.shape), RING) if background.ndim == 3 else background
+    return float(np.mean(np.sqrt(np.square(ring - paper).sum(axis=-1) / depth) > SHADOW_STEP))
+
+
+def shadow_across_border(channels: Array) -> bool:
+    """Whether the outermost ring is paper of two brightnesses (a shadow crosses it): SHADOWED of
+    it or more stands SHADOW_STEP from its median colour. Photos only (MIN_LIGHT_SIDE)."""
+    if max(channels.shape[:2]) < MIN_LIGHT_SIDE:
+        return False
+    return ring_misfit(channels, np.median(border_ring(channels, RING), axis=0)) > SHADOWED
+
+
+def ink_is_dark(channels: Array) -> bool:
+    """Whether more pixels are EXTREME darker than the ring's darkest paper (its 2nd percentile
+    of brightness) than lighter than its lightest (98th): the ink's side, whatever the shadows."""
+    brightness = channels.mean(axis=-1)  # (h, w)
+    low, high = np.percentile(border_ring(brightness, RING), [2, 98])
+    return int(np.count_nonzero(brightness < low - EXTREME)) >= int(np.count_nonzero(brightness > high + EXTREME))
+
+
+def even_out_shadow(channels: Array, background: Array, dark_ink: bool) -> tuple[Array, Array, bool]:
+    """A sharp-edged shadow taken off: (channels, background, found).
+
+    When `background` leaves SHADOWED of the outermost ring unexplained, the paper is re-estimated
+    as the closing of the lightly blurred picture (a SHADOW_WINDOW square); it is taken if it leaves
+    under a quarter as much of the ring unexplained. For dark ink, the shade is the darkest paper
+    on the ring (a shadow falls from outside the page); if it keeps under SHADOW_DEPTH of the lit
+    paper's brightness it is a bold stroke cut by the edge, and nothing changes. The paper is held
+    no darker than the shade (a blot wider than the square is ink), and the picture is evened out
+    — channels × lit / paper, the background the lit paper's colour (c,) — so strokes in the
+    shadow are as dark as the others. Light ink keeps the closing as its background.
+    """
+    if max(channels.shape[:2]) < MIN_LIGHT_SIDE or (misfit := ring_misfit(channels, background)) <= SHADOWED:
+        return channels, background, False
+    size = max(MIN_SHADOW_WINDOW, int(SHADOW_WINDOW * min(channels.shape[:2]))) | 1
+    smooth = gaussian_blur(channels, DENOISE_SIGMA)
+    paper = np.stack([closing(smooth[..., c], size, dark_ink) for c in range(channels.shape[-1])], axis=-1)
+    if ring_misfit(channels, paper) >= 0.25 * misfit:
+        return channels, background, False
+    if not dark_ink:
+        return channels, paper, True
+    # A shadow falls from outside the page, so the border holds its darkest part; a blot darker
+    # than that inside (a bold stroke wider than the square) is ink, not shade.
+    ring = border_ring(paper, RING)  # (n, c)
+    shade = ring[int(np.argmin(ring.mean(axis=-1)))]  # (c,)
+    brightness = paper.mean(axis=-1)  # (h, w)
+    colour = paper[np.unravel_index(int(np.argmax(brightness)), brightness.shape)]  # (c,): the lit paper
+    if float(shade.mean()) < SHADOW_DEPTH * float(colour.mean()):  # as dark as ink: a bold stroke at the edge
+        return channels, background, False
+    paper = np.maximum(paper, shade)
+    evened = np.clip(channels * (colour / np.maximum(paper, 1e-3)), 0.0, 1.0).astype(np.float32)
+    return evened, colour.astype(np.float32), True
 
 
 def ink_from_background(channels: Array, background: Array) -> Array:

@@ -13,7 +13,9 @@ rings around edges, a page has specks, a marker is bold and a fine pen a hairlin
    otherwise in the colour, dark on light or light on dark (the border colour against the
    middle of the luminance range).
 3. Background and ink (digitnet.data.cleanup): the paper colour (the border's, or a fitted
-   lighting surface for an unevenly lit photo), ink(p) = ‖rgb(p) − bg(p)‖ / √c.
+   lighting surface for an unevenly lit photo), ink(p) = ‖rgb(p) − bg(p)‖ / √c. A shadow with a
+   sharp edge across the page is evened out first (`cleanup.even_out_shadow`); when it covers
+   most of the border, the ink's side is the one far beyond both papers (`cleanup.ink_is_dark`).
 4. Denoise and threshold: the blurred picture's ink above Otsu's threshold (kept clear of the
    paper's noise level) marks candidate ink. No candidate ink, or a peak under MIN_CONTRAST:
    NoDigitError "no ink found".
@@ -41,8 +43,9 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 28×28 grid) and `no_digit_reason` says whether they hold a digit at all. `load_image`
 (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
-Known limits: a stray mark as large as the digit, or touching it, stays; shadows with sharp edges
-are not a smooth lighting surface; a rotated or slanted digit is not straightened.
+Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
+around the digit); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW), or
+darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit is not straightened.
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ def ink_channels(colour: NDArray[np.float32], alpha: NDArray[np.float32] | None)
     background = cleanup.border_background(colour)
     background_luminance = background @ _LUMINANCE if colour.shape[-1] == 3 else background[0]
     middle = (float(luminance.min()) + float(luminance.max())) / 2
+    if background_luminance <= middle and cleanup.shadow_across_border(colour) and cleanup.ink_is_dark(colour):
+        return colour, "dark-on-light"  # a shadow darkens most of the border, not the paper
     return colour, "dark-on-light" if background_luminance > middle else "light-on-dark"
 
 
@@ -121,6 +126,8 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
         background, uneven = cleanup.border_background(channels), False
     else:
         background, uneven = cleanup.estimate_background(channels, dark_ink=polarity == "dark-on-light")
+        channels, background, shadow = cleanup.even_out_shadow(channels, background, polarity == "dark-on-light")
+        uneven = uneven or shadow
     ink = cleanup.ink_from_background(channels, background)  # (h, w)
     smooth = cleanup.denoise(channels, background)  # (h, w)
     noise = cleanup.noise_level(smooth)
@@ -233,7 +240,7 @@ def to_mnist(
     float 0..1. Steps: see the module docstring.
     Returns the (28, 28) array, or (array, info) if return_info; info holds
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
-    [0, 1]), lighting ("even" or "uneven"), noise and threshold (of the blurred ink),
+    [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and threshold (of the blurred ink),
     specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
     ruled or squared page), page (left, top, right, bottom of the
     sheet of paper, only when one was found on a table), stroke_width ([before, after] in
