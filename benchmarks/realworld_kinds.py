@@ -3,8 +3,9 @@
 Each kind turns one MNIST test digit x (28, 28) in [0, 1] into a picture file a user could have
 made of that same digit: drawn on a canvas app, exported with transparency, written in coloured
 pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
-uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the page, on a sheet lying on a table, on
-ruled or squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
+uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the
+page, in a box drawn around it (a form's cell), on a sheet lying on a table, on ruled or
+squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
 digits' clean 28×28 versions, says how much the picture (not the writer) costs.
 
 How a digit becomes a pen stroke: the 28×28 digit is enlarged (bicubic) so its 20 px box becomes
@@ -272,6 +273,20 @@ def _sharp_shadow(x, rng):
     return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
 
 
+def _in_a_box(x, rng):
+    size = (int(rng.integers(400, 700)),) * 2
+    height = int(rng.integers(120, int(size[0] * 0.5)))
+    canvas = place(crop_coverage(stroke_coverage(x, height)), size, rng, margin=0.2)
+    top, left, bottom, right = _box(canvas)
+    image = Image.fromarray(np.round(canvas * 255).astype(np.uint8))
+    gap = [int(rng.uniform(0.08, 0.3) * height) for _ in range(4)]  # never touching the digit
+    ImageDraw.Draw(image).rectangle((left - gap[0], top - gap[1], right + gap[2], bottom + gap[3]), outline=255,
+                                    width=int(rng.integers(2, 6)))
+    cover = np.asarray(image, np.float32) / 255
+    rgb = paint(cover, INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, len(PAPERS)))])
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
+
+
 def _rotated(x, rng):
     cover = crop_coverage(stroke_coverage(x, int(rng.integers(150, 300))))
     angle = rng.choice([-1, 1]) * rng.uniform(5, 12)
@@ -338,6 +353,7 @@ KINDS = {
     "sharp shadow across the page": _sharp_shadow,
     "slight rotation (5-12°)": _rotated,
     "stray marks": _stray_marks,
+    "in a box drawn around it": _in_a_box,
     "sheet photographed on a table": _sheet_on_table,
     "ruled or squared paper": _ruled_paper,
     "pencil, faint": _pencil,

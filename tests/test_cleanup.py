@@ -341,6 +341,31 @@ def test_a_blot_inside_does_not_outweigh_a_digit_cut_by_the_edge():
     assert list(table.stroke_like()) == [True, False]
 
 
+def test_a_box_drawn_around_the_digit_is_not_the_digit():
+    image = bar(140, 140, rows=(40, 100), cols=(66, 73))  # the digit ...
+    image[20:23, 25:115] = image[117:120, 25:115] = 1  # ... in a drawn box: top and bottom
+    image[20:120, 25:28] = image[20:120, 112:115] = 1  # left and right
+    labels, table = pieces_of(image)
+    assert list(components.frames(labels, table)) == [True, False]
+    keep = components.select_digit(table, exclude=components.frames(labels, table))
+    assert list(keep) == [False, True]
+    assert components.select_digit(table).all()  # without: the box joins the digit
+
+
+def test_a_zero_or_a_seven_holding_a_piece_is_not_a_frame():
+    rr, cc = np.mgrid[:140, :140]
+    ring = (np.abs(np.hypot((rr - 70) / 50, (cc - 70) / 35) - 1) < 0.08).astype(np.float32)  # a 0
+    ring[60:80, 66:74] = 1  # with a piece inside (as heavy as a fifth of the ring or more)
+    seven = np.zeros((140, 140), np.float32)
+    seven[20:27, 30:110] = 1  # a 7's bar
+    for row in range(27, 120):  # its stem, down to the left
+        seven[row, 104 - (row - 27) * 60 // 93:110 - (row - 27) * 60 // 93] = 1
+    seven[70:75, 45:68] = 1  # crossed (short of the stem): the bar lies inside the 7's box
+    for image in (ring, seven):
+        labels, table = pieces_of(image)
+        assert table.mass.size == 2 and not components.frames(labels, table).any()
+
+
 def test_dilate_grows_by_the_radius():
     mask = np.zeros((9, 9), bool)
     mask[4, 4] = True

@@ -101,6 +101,15 @@ def test_stray_marks_far_from_the_digit_are_dropped(seven):
     assert_same_digit(got, seven)
 
 
+def test_a_box_drawn_around_the_digit_is_left_out(seven):
+    mask = coverage("7", canvas=(500, 500), box=(150, 150, 350, 350))
+    ImageDraw.Draw(mask).rectangle((110, 120, 390, 385), outline=255, width=4)  # a form's cell
+    got, info = to_mnist(photo(paint(mask, (30, 30, 40), (245, 245, 240)), sigma=4, quality=85), return_info=True)
+    left, top, right, bottom = info["bounding_box"]
+    assert left > 130 and top > 130 and right < 370 and bottom < 370
+    assert_same_digit(got, seven)
+
+
 def test_a_bold_marker_is_thinned_toward_mnists_pen(seven):
     bold = paint(coverage("7", stroke=0.32), "black", "white")  # a third of the height: a marker
     got, info = to_mnist(bold, return_info=True)

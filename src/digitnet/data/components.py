@@ -19,6 +19,11 @@ same piece when they touch, diagonals included (8-connectivity).
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
   (the fragments of a broken stroke); pieces under TINY of the core's mass never join. The
   search repeats while the digit's box grows. Everything else is a stray mark.
+- `frames(labels, table)`: pieces that are a box drawn around the digit (a form's cell, a
+  frame): a piece whose ink runs along all four sides of its box (FRAME_SIDE of each, within
+  FRAME_BAND of the side) and whose box holds another piece of FRAME_CONTENT of its mass or
+  more. A 0 touches its box at four points, a 7 along one side: neither is a frame. Frames are
+  never the digit (select_digit's `exclude`).
 - `dilate(mask, radius)`: grows a mask by radius px (a square), to keep a digit's grey edges.
 """
 
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "Components", "component_table", "dilate",
+__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "Components", "component_table", "dilate", "frames",
            "label_components", "select_digit"]
 
 NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
@@ -38,6 +43,9 @@ TINY = 0.003  # lighter pieces never count (grain that passed the threshold)
 INSIDE = 0.08  # fragments inside the digit's box grown by this (× its longer side) always belong
 EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass
 STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
+FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
+FRAME_SIDE = 0.8  # ... along this share of each of its four sides
+FRAME_CONTENT = 0.2  # and it holds a piece of at least this share of its own mass
 
 
 def label_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
@@ -124,15 +132,38 @@ def _gap(box: NDArray, other: NDArray) -> float:
     return float(max(row_gap, col_gap))
 
 
-def select_digit(table: Components) -> NDArray[np.bool_]:
-    """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring)."""
+def frames(labels: NDArray[np.int32], table: Components) -> NDArray[np.bool_]:
+    """Which pieces are a box drawn around the digit (see the module docstring): (n,) bool."""
     n = table.mass.size
-    candidate = np.ones(n, dtype=bool)
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    for k in np.flatnonzero(table.mass >= MIN_PART * table.mass.max()):  # grain is never a frame
+        top, left, bottom, right = table.box[k]
+        side = max(bottom - top, right - left)
+        band = max(2, int(FRAME_BAND * side))
+        inside = ((table.box[:, 0] >= top + band) & (table.box[:, 1] >= left + band)
+                  & (table.box[:, 2] <= bottom - band) & (table.box[:, 3] <= right - band))
+        if bottom - top <= 2 * band or right - left <= 2 * band or not (inside & (table.mass >= FRAME_CONTENT * table.mass[k])).any():
+            continue
+        piece = labels[top:bottom, left:right] == k + 1
+        sides = (piece[:band].any(axis=0), piece[-band:].any(axis=0), piece[:, :band].any(axis=1), piece[:, -band:].any(axis=1))
+        out[k] = min(float(covered.mean()) for covered in sides) >= FRAME_SIDE
+    return out
+
+
+def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
+    """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring);
+    `exclude`: pieces that never are (frames)."""
+    n = table.mass.size
+    candidate = np.ones(n, dtype=bool) if exclude is None else ~exclude
+    if not candidate.any():
+        candidate = np.ones(n, dtype=bool)
     inner = ~table.at_edge
-    rivals = inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
+    rivals = candidate & inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
     if table.at_edge.any() and rivals.any():
         if table.mass[rivals].max() >= EDGE_RIVAL * table.mass[table.at_edge].max():
-            candidate = inner
+            candidate = candidate & inner
     core = int(np.argmax(np.where(candidate, table.mass, -1.0)))
     keep = np.zeros(n, dtype=bool)
     keep[core] = True
