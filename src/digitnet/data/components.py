@@ -46,6 +46,7 @@ STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.strok
 FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
 FRAME_SIDE = 0.8  # ... along this share of each of its four sides
 FRAME_CONTENT = 0.2  # and it holds a piece of at least this share of its own mass
+MAX_FRAMES = 16  # only the heaviest pieces can be frames
 
 
 def label_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
@@ -138,7 +139,8 @@ def frames(labels: NDArray[np.int32], table: Components) -> NDArray[np.bool_]:
     out = np.zeros(n, dtype=bool)
     if n < 2:
         return out
-    for k in np.flatnonzero(table.mass >= MIN_PART * table.mass.max()):  # grain is never a frame
+    heaviest = np.argsort(table.mass)[::-1][:MAX_FRAMES]  # a halftone's thousands of dots: a few looked at
+    for k in heaviest[table.mass[heaviest] >= MIN_PART * table.mass.max()]:  # grain is never a frame
         top, left, bottom, right = table.box[k]
         side = max(bottom - top, right - left)
         band = max(2, int(FRAME_BAND * side))
