@@ -105,7 +105,7 @@ def half_in_shadow(size=200, edge=90, shade=0.5, stroke=((40, 160), (80, 100))):
     ink = np.zeros((size, size), np.float32)
     (r0, r1), (c0, c1) = stroke
     ink[r0:r1, c0:c1] = 1.0
-    return on_paper(ink)[..., 0][..., None] * light[..., None], light
+    return on_paper(ink) * light[..., None], light
 
 
 def test_closing_removes_strokes_and_keeps_the_shadows_edge():

@@ -16,7 +16,19 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
      out the pixels the previous one found far on the ink side of it (the strokes);
    - `estimate_background` takes the surface only where lighting is uneven: when it strays from
      the border colour by more than UNEVEN somewhere in the picture, and fits the paper on the
-     outermost ring at least twice as closely as the border colour does.
+     outermost ring at least twice as closely as the border colour does;
+   - `even_out_shadow`: a shadow with a sharp edge (a hand, a phone, a fold across the page)
+     is neither one colour nor a smooth surface. Where neither explains the outermost ring
+     (SHADOWED of it stays SHADOW_STEP away), the paper is taken as the picture's grey closing
+     (`closing`: the largest value over a SHADOW_WINDOW square, then the smallest — strokes
+     thinner than the square vanish, while the shadow, wider than it, keeps its sharp edge) if
+     that explains the ring four times better and is a shadow (its darkest paper on the ring
+     keeps SHADOW_DEPTH of the light), not a bold stroke at the edge. The paper is held no
+     darker than that shade, so a blot wider than the square stays ink. Dark ink is then
+     evened out: every pixel divided by its paper and multiplied by the lit paper's colour, so
+     a stroke in the shadow is as dark as one in the light. `shadow_across_border` and
+     `ink_is_dark` tell the ink's polarity when the shadow covers most of the border
+     (digitnet.data.preprocess).
 2. `ink_from_background`: ink(p) = ‖rgb(p) − bg(p)‖ / √c, the distance to the paper colour
    (0 paper, 1 black on white). One rule covers dark on light, light on dark, coloured ink.
 3. `denoise`: a Gaussian blur (σ = DENOISE_SIGMA px) of the picture, then the ink of that.
@@ -27,17 +39,6 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
 5. `ink_threshold`: Otsu's threshold of the blurred ink (the level that best splits its
    histogram in two), kept between MASK_LOW·peak and MASK_HIGH·peak and NOISE_MARGIN times
    above the noise level. Pixels above it are the candidate ink (digitnet.data.components).
-   - `even_out_shadow`: a shadow with a sharp edge (a hand, a phone, a fold across the page)
-     is neither one colour nor a smooth surface. Where neither explains the outermost ring
-     (SHADOWED of it stays SHADOW_STEP away), the paper is taken as the picture's grey closing
-     (`closing`: the largest value over a SHADOW_WINDOW square, then the smallest — strokes
-     thinner than the square vanish, while the shadow, wider than it, keeps its sharp edge) if
-     that explains the ring four times better and is a shadow (its darkest paper on the ring
-     keeps SHADOW_DEPTH of the light), not a bold stroke at the edge; the paper is held no
-     darker than that shade, so a blot wider than the square stays ink. Dark ink is then evened out: every pixel divided by
-     its paper and multiplied by the lit paper's colour, so a stroke in the shadow is as dark as
-     one in the light. `shadow_across_border` and `ink_is_dark` tell the ink's polarity when the
-     shadow covers most of the border (digitnet.data.preprocess).
 6. `ruled_lines`, `remove_lines`: a ruled or squared page's printed lines cross it from edge to
    edge, so each is its row's (column's) median ink; with at least MIN_LINES of them the medians
    are subtracted, and the lines no longer join the digit's pieces.

@@ -146,21 +146,21 @@ def frames(labels: NDArray[np.int32], table: Components) -> NDArray[np.bool_]:
         band = max(2, int(FRAME_BAND * side))
         inside = ((table.box[:, 0] >= top + band) & (table.box[:, 1] >= left + band)
                   & (table.box[:, 2] <= bottom - band) & (table.box[:, 3] <= right - band))
-        if bottom - top <= 2 * band or right - left <= 2 * band or not (inside & (table.mass >= FRAME_CONTENT * table.mass[k])).any():
+        holds = (inside & (table.mass >= FRAME_CONTENT * table.mass[k])).any()
+        if bottom - top <= 2 * band or right - left <= 2 * band or not holds:
             continue
         piece = labels[top:bottom, left:right] == k + 1
-        sides = (piece[:band].any(axis=0), piece[-band:].any(axis=0), piece[:, :band].any(axis=1), piece[:, -band:].any(axis=1))
+        sides = (piece[:band].any(axis=0), piece[-band:].any(axis=0),  # top, bottom
+                 piece[:, :band].any(axis=1), piece[:, -band:].any(axis=1))  # left, right
         out[k] = min(float(covered.mean()) for covered in sides) >= FRAME_SIDE
     return out
 
 
 def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
     """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring);
-    `exclude`: pieces that never are (frames)."""
+    `exclude`: pieces that never are (frames; the innermost piece never is one)."""
     n = table.mass.size
     candidate = np.ones(n, dtype=bool) if exclude is None else ~exclude
-    if not candidate.any():
-        candidate = np.ones(n, dtype=bool)
     inner = ~table.at_edge
     rivals = candidate & inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
     if table.at_edge.any() and rivals.any():

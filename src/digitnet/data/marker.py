@@ -151,7 +151,6 @@ def marker_drawings(x: NDArray[np.floating], rng: np.random.Generator, share: fl
     return chosen[kept], drawings[kept]
 
 
-
 def safe_to_spawn() -> bool:
     """Whether a spawned process would start without running this program's own code again: true for
     `python -m package` (pytest), the `digitnet` command (GUARDED_MAIN), an interactive session and a

@@ -44,8 +44,9 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
 Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
-around the digit); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW), or
-darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit is not straightened.
+touching the digit); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW),
+or darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit
+is not straightened.
 """
 
 from __future__ import annotations
@@ -241,8 +242,8 @@ def to_mnist(
     float 0..1. Steps: see the module docstring.
     Returns the (28, 28) array, or (array, info) if return_info; info holds
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
-    [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and threshold (of the blurred ink),
-    specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
+    [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and
+    threshold (of the blurred ink), specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
     ruled or squared page), page (left, top, right, bottom of the
     sheet of paper, only when one was found on a table), stroke_width ([before, after] in
     MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
