@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from PIL import Image, ImageDraw
 
 from digitnet.data import cleanup, components, strokes
 
@@ -239,6 +240,47 @@ def test_a_bold_digits_bars_are_not_a_ruling():
     assert cleanup.remove_lines(ink, rows, cols) is ink
 
 
+def test_a_tight_crop_of_a_bold_digit_is_not_a_ruling():
+    """Cropped tight, a bold 3's or 5's bars do reach both sides of the picture, and every row
+    through them has ink for its median: four groups, but each far thicker than a printed line."""
+    ink = np.zeros((150, 120), np.float32)
+    for top in (0, 45, 90, 136):
+        ink[top:top + 14, :] = 1.0  # 14 rows: 9% of the height (a printed line is 2 px of 200)
+    ink[:, 106:120] = 1.0
+    assert cleanup.thin_runs(np.median(ink, axis=1) > cleanup.LINE_MIN, 6).sum() == 0
+    rows, cols = cleanup.ruled_lines(ink, noise=0.0)
+    assert not rows.any() and not cols.any()
+    assert cleanup.ruled_lines(ruled_page(columns=True), noise=0.0)[1].any()  # a printed ruling still is one
+
+
+def test_a_forms_single_line_under_a_digit_is_lifted_off():
+    ink = np.zeros((200, 300), np.float32)
+    ink[150:153, :] = 0.6  # one printed line across the page ...
+    ink[40:152, 140:150] = 1.0  # ... and a digit's stroke standing on it
+    rows, cols = cleanup.ruled_lines(ink, noise=0.0)
+    assert np.flatnonzero(rows).tolist() == [150, 151, 152] and not cols.any()
+    lifted = cleanup.remove_lines(ink, rows, cols)
+    assert lifted[:, :130].max() == 0.0 and lifted[40:150, 140:150].min() == 1.0
+
+
+def test_a_thin_sevens_bar_across_a_tight_crop_is_not_a_line():
+    """Cropped tight, a fine pen's 7 has a bar as thin as a printed line from edge to edge; but
+    its stem spans most of the width below it, where a form's line runs far beyond the digit."""
+    ink = np.zeros((100, 70), np.float32)
+    ink[0:3, :] = 1.0
+    for row in range(3, 100):
+        col = round(68 - 0.5 * (row - 3))
+        ink[row, col - 1:col + 2] = 1.0
+    rows, cols = cleanup.ruled_lines(ink, noise=0.0)
+    assert not rows.any() and not cols.any()
+
+
+def test_thin_runs_clears_the_long_runs_only():
+    mask = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1], bool)
+    np.testing.assert_array_equal(cleanup.thin_runs(mask, 3), [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1])
+    assert not cleanup.thin_runs(np.ones(5, bool), 4).any() and cleanup.thin_runs(np.ones(5, bool), 5).all()
+
+
 def test_subtract_floor_lifts_the_veil():
     ink = np.array([0.0, 0.05, 0.1, 0.55, 1.0], np.float32)
     np.testing.assert_allclose(cleanup.subtract_floor(ink, 0.1), [0, 0, 0, 0.5, 1.0], atol=1e-6)
@@ -339,6 +381,51 @@ def test_a_blot_inside_does_not_outweigh_a_digit_cut_by_the_edge():
     keep = components.select_digit(table)
     assert keep.sum() == 1 and table.at_edge[keep][0]
     assert list(table.stroke_like()) == [True, False]
+
+
+def test_in_a_tight_crop_a_piece_touching_the_edge_piece_is_the_same_digit():
+    """A 7 cropped tight, its pen lifted at the corner: the stem touches the picture's edges, the
+    bar (a row of paper above it) does not. The bar is not a digit inside beating a mark at the
+    edge: it touches the stem's box, and the stem is a stroke, not a solid table or shadow."""
+    image = Image.new("L", (70, 100), 0)
+    draw = ImageDraw.Draw(image)
+    draw.line((2, 4, 60, 3), fill=255, width=5)  # the bar: rows 1-6, one row of paper above it
+    draw.line((66, 8, 22, 100), fill=255, width=8)  # the stem, from just under the bar's end to the bottom
+    labels, table = pieces_of(np.asarray(image, np.float32) / 255)
+    assert table.at_edge.tolist() == [False, True] and table.mass[0] >= components.EDGE_RIVAL * table.mass[1]
+    assert components.select_digit(table, labels=labels).all()
+    assert components.select_digit(table).tolist() == [True, False]  # without the pieces: the bar alone
+
+
+def test_a_digit_inside_a_frame_cut_by_the_edge_is_the_digit():
+    image = bar(140, 140, rows=(40, 100), cols=(66, 73))  # the digit, in a box drawn around it ...
+    image[20:23, 25:140] = image[117:120, 25:140] = image[20:120, 25:28] = 1  # ... its right side cut off
+    labels, table = pieces_of(image)
+    assert table.at_edge.tolist() == [True, False]
+    assert components.select_digit(table, labels=labels).tolist() == [False, True]
+
+
+def test_a_table_beside_the_digit_still_loses_to_it():
+    image = bar(120, 120, rows=(30, 90), cols=(24, 31))  # the digit, 3 px from ...
+    image[:, :21] = 1  # ... the table along the left edge: solid, so no part of the digit
+    labels, table = pieces_of(image)
+    keep = components.select_digit(table, labels=labels)
+    assert keep.sum() == 1 and not table.at_edge[keep][0]
+
+
+def test_a_line_drawn_under_the_digit_is_not_part_of_it():
+    image = bar(140, 140, rows=(20, 100), cols=(60, 68))  # the digit ...
+    image[108:112, 40:95] = 1  # ... underlined, the line running past it on both sides
+    _, table = pieces_of(image)
+    assert components.select_digit(table).tolist() == [True, False]
+    long_line = bar(140, 140, rows=(20, 100), cols=(60, 64))  # a thin 1 ...
+    long_line[108:112, 10:130] = 1  # ... over a long line: the line is heavier, and still not the digit
+    _, table = pieces_of(long_line)
+    assert table.mass[1] > table.mass[0] and components.select_digit(table).tolist() == [True, False]
+    image[108:112, 40:95] = 0
+    image[108:112, 60:95] = 1  # a stroke that stops at the digit's side (a 2's base) still joins
+    _, table = pieces_of(image)
+    assert components.select_digit(table).all()
 
 
 def test_a_box_drawn_around_the_digit_is_not_the_digit():

@@ -110,6 +110,32 @@ def test_a_box_drawn_around_the_digit_is_left_out(seven):
     assert_same_digit(got, seven)
 
 
+@pytest.mark.parametrize("gap", [-6, 14])
+def test_a_line_under_the_digit_is_left_out(seven, gap):
+    """A 7 written on a form's line (touching it) or underlined (a line 14 px under it)."""
+    mask = coverage("7", canvas=(500, 400), box=(150, 100, 350, 300))
+    draw = ImageDraw.Draw(mask)
+    if gap < 0:
+        draw.rectangle((0, 300 + gap, 499, 303 + gap), fill=200)  # the printed line, across the page
+    else:
+        draw.line((120, 300 + gap, 380, 300 + gap), fill=255, width=6)  # drawn by hand, past both sides
+    got = to_mnist(photo(paint(mask, (30, 30, 40), (245, 245, 240)), sigma=4, quality=85))
+    assert_same_digit(got, seven)
+
+
+def test_a_tight_crop_keeps_the_whole_digit(seven):
+    """A 7 cropped close, its pen lifted at the corner: the stem runs into the bottom edge, the
+    bar lies two rows inside the others. The bar is a fragment of the digit, not a digit inside
+    beating a mark at the edge."""
+    mask = np.asarray(coverage("7", canvas=(280, 280), box=(0, 0, 280, 280)), np.float32)
+    rows, cols = np.flatnonzero(mask.max(1) > 127), np.flatnonzero(mask.max(0) > 127)
+    crop = np.pad(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], ((2, 0), (2, 2)))  # touching the bottom only
+    bar_bottom = int(np.argmax(crop[:, crop.shape[1] // 3] == 0)[()] if False else np.flatnonzero(np.diff((crop[:, crop.shape[1] // 3] > 0).astype(int)) == -1)[0])
+    crop[bar_bottom + 1:bar_bottom + 6] = 0  # the pen lifted: the bar stands apart
+    got = to_mnist(paint(Image.fromarray(np.uint8(crop)), "black", "white"))
+    assert_same_digit(got, seven)
+
+
 def test_a_bold_marker_is_thinned_toward_mnists_pen(seven):
     bold = paint(coverage("7", stroke=0.32), "black", "white")  # a third of the height: a marker
     got, info = to_mnist(bold, return_info=True)
@@ -167,6 +193,29 @@ TOO_LITTLE = {
     "a blot": lambda: paint(Image.fromarray((np.hypot(*np.mgrid[-60:60, -60:60]) < 25).astype(np.uint8) * 255),
                             "black", "white"),
 }
+
+
+FLAT = {
+    "a dash on the pad": lambda: transparent(_stroke((60, 140, 220, 140), 20), (255, 255, 255)),
+    "a line across a page": lambda: paint(_stroke((0, 150, 399, 150), 3, (400, 300)), "black", "white"),
+    "a slanted dash, JPEG": lambda: photo(paint(_stroke((50, 160, 250, 130), 12, (300, 300)), "navy", "white"), 6, 80),
+}
+
+
+def _stroke(line, width, size=(280, 280)) -> Image.Image:
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).line(line, fill=255, width=width)
+    return mask
+
+
+@pytest.mark.parametrize("name", FLAT)
+def test_a_line_or_a_dash_is_no_digit(name):
+    with pytest.raises(NoDigitError, match=r"^a line, not a digit, in ") as caught:
+        to_mnist(FLAT[name]())
+    assert caught.value.note == "a line, not a digit"
+    dash = np.zeros((28, 28), np.float32)
+    dash[13:15, 4:24] = 1.0
+    assert no_digit_reason(dash) == "a line, not a digit" and no_digit_reason(dash.T) is None  # standing: a 1
 
 
 @pytest.mark.parametrize("name", NO_INK)

@@ -19,7 +19,7 @@ Its files, lowest first; each imports only files above it:
     images.py      opening image files safely (formats, size limit, EXIF orientation)
     pixels.py      any picture -> colour and alpha arrays in [0, 1] (huge ones box-reduced)
     cleanup.py     background, lighting and shadows, denoise, noise level, threshold, ruled lines
-    components.py  connected pieces of ink: the digit's kept, stray specks and a drawn box dropped
+    components.py  connected pieces of ink: the digit's kept; specks, a drawn box, an underline dropped
     strokes.py     stroke width: measured, brought toward MNIST's pen; a dot is not a digit
     preprocess.py  any image -> MNIST's 28×28 (needs Pillow; imported on first use from here)
     warp.py        bilinear warps of 28×28 images (the sampler augment and deskew share)

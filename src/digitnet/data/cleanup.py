@@ -40,8 +40,9 @@ runs these steps, each a small function, on channels (h, w, c) float32 in [0, 1]
    histogram in two), kept between MASK_LOW·peak and MASK_HIGH·peak and NOISE_MARGIN times
    above the noise level. Pixels above it are the candidate ink (digitnet.data.components).
 6. `ruled_lines`, `remove_lines`: a ruled or squared page's printed lines cross it from edge to
-   edge, so each is its row's (column's) median ink; with at least MIN_LINES of them the medians
-   are subtracted, and the lines no longer join the digit's pieces.
+   edge, so each is its row's (column's) median ink; with at least MIN_LINES of them (each at
+   most LINE_WIDTH of the page thick: `thin_runs`) the medians are subtracted, and the lines no
+   longer join the digit's pieces.
 7. `subtract_floor`: ink' = clip((ink − floor) / (1 − floor), 0, 1) lifts the grey veil of
    noise off the paper inside the digit's region (floor = the unblurred ink's noise level).
 """
@@ -75,6 +76,7 @@ __all__ = [
     "shadow_across_border",
     "sliding_extreme",
     "subtract_floor",
+    "thin_runs",
 ]
 
 Array = NDArray[np.float32]
@@ -87,6 +89,8 @@ DENOISE_SIGMA = 1.0  # px of the working picture
 MASK_LOW, MASK_HIGH = 0.2, 0.5  # the threshold stays within these fractions of the peak ink
 NOISE_MARGIN = 4.0  # ... and this many times above the paper's noise level
 LINE_MARGIN, LINE_MIN, MIN_LINES = 3.0, 0.04, 4  # a ruled page's printed lines: see ruled_lines
+LINE_WIDTH = 0.04  # a printed line is at most this share of the page thick (a bold digit's stroke is more)
+LINE_SPAN = 0.6  # fewer lines count when the ink off them spans at most this share of the page: a form
 RING = 0.02  # the outermost ring: this fraction of the shorter side, at least 1 px
 SHADOW_STEP = 0.08  # a ring pixel this far from the paper's estimate is not explained by it ...
 SHADOWED = 0.2  # ... and a shadow crosses the border when this share of the ring is so
@@ -333,7 +337,11 @@ def ruled_lines(ink: Array, noise: float) -> tuple[Array, Array]:
     digit covers a few pixels of it at most. Rows whose median stands LINE_MARGIN times above
     the noise (and above LINE_MIN), and whose first and last quarters do too (the line reaches
     both edges), are line rows; only a page with at least MIN_LINES separate groups of them
-    counts as ruled (a tight crop of a 7 has one bar across it, not a ruling). The ends matter
+    counts as ruled (a tight crop of a 7 has one bar across it, not a ruling), or a page with
+    fewer whose other ink spans at most LINE_SPAN of its width (a form's line under a digit
+    runs far beyond it; a 7's bar does not run beyond the 7). A group thicker
+    than LINE_WIDTH of the page is not a printed line: in a tight crop of a bold digit, the
+    strokes along its sides fill most of their columns (`thin_runs`). The ends matter
     for a marker: a bold 5 or 3 large on plain paper covers more than half of the rows through
     its bars, but does not reach both sides of the picture. A line's ink is the lesser of its
     median and its ends' median. Zeros where there are none. Subtract with `remove_lines`.
@@ -344,13 +352,35 @@ def ruled_lines(ink: Array, noise: float) -> tuple[Array, Array]:
         level = np.median(lines, axis=1).astype(np.float32)  # (h,) for rows, (w,) for columns
         end = max(1, lines.shape[1] // 4)
         ends = np.minimum(np.median(lines[:, :end], axis=1), np.median(lines[:, -end:], axis=1))
-        line = (level > least) & (ends > least)
+        line = thin_runs((level > least) & (ends > least), max(2, round(LINE_WIDTH * len(level))))
         groups = int(np.count_nonzero(line[1:] & ~line[:-1]) + line[0])
+        ruled = groups >= MIN_LINES or (groups > 0 and _beyond_the_digit(lines, line))
         # The line's own ink: the lesser of its median and its ends' (a column line under a
         # digit's long vertical stroke has the stroke as its median, and must not lift it off).
-        out.append(np.where(line, np.minimum(level, ends), 0.0).astype(np.float32) if groups >= MIN_LINES
+        out.append(np.where(line, np.minimum(level, ends), 0.0).astype(np.float32) if ruled
                    else np.zeros_like(level))
     return out[0], out[1]
+
+
+def _beyond_the_digit(lines: Array, line: NDArray[np.bool_]) -> bool:
+    """Do a few line rows (of lines (h, w)) run far beyond the ink off them: a form's line, not a bar
+    of the digit? The ink off the lines (at half the peak) spans at most LINE_SPAN of the width."""
+    near = np.convolve(line, np.ones(5), mode="same") > 0  # (h,) the lines and 2 rows either side
+    off = lines[~near]
+    if off.size == 0:
+        return False
+    strong = np.flatnonzero((off >= 0.5 * float(lines.max())).any(axis=0))
+    return strong.size > 0 and strong[-1] - strong[0] + 1 <= LINE_SPAN * lines.shape[1]
+
+
+def thin_runs(mask: NDArray[np.bool_], most: int) -> NDArray[np.bool_]:
+    """mask (n,) with its runs of True longer than `most` cleared: (n,) bool."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8)))
+    out = mask.copy()
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start > most:
+            out[start:stop] = False
+    return out
 
 
 def remove_lines(ink: Array, rows: Array, cols: Array) -> Array:

@@ -14,11 +14,19 @@ same piece when they touch, diagonals included (8-connectivity).
   whether it touches the picture's edge.
 - `select_digit(labels, table)`: which pieces are the digit. Pieces touching the edge (a table,
   a shadow, the sheet's edge) are left out when a stroke-like piece inside (not a blot: see
-  Components.stroke_like) carries at least EDGE_RIVAL of their mass; the heaviest remaining piece is the digit's core; a piece joins it while its box
+  Components.stroke_like) carries at least EDGE_RIVAL of their mass. In a tight crop the digit
+  itself touches the edge, and a piece inside is a fragment of it (a pen lifted at a corner):
+  a piece inside entwined with the heaviest edge piece (their boxes overlap without one
+  holding the other, or their ink comes within TOUCHING of its side) is no rival, unless that
+  piece is solid (it fills SOLID of its box: a table, a shadow, not strokes). A digit inside
+  a box drawn around it and cut by the edge is held by the box's box, and further away.
+  The heaviest remaining piece is the digit's core; a piece joins it while its box
   lies within NEAR × (the digit box's longer side) of the digit box and its mass is at least
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
-  (the fragments of a broken stroke); pieces under TINY of the core's mass never join. The
-  search repeats while the digit's box grows. Everything else is a stray mark.
+  (the fragments of a broken stroke); pieces under TINY of the core's mass never join, nor does
+  a line drawn under the digit (flat, wholly below it, running beyond it on both sides: a 2's
+  base stops at one side). The search repeats while the digit's box grows. Everything else is
+  a stray mark.
 - `frames(labels, table)`: pieces that are a box drawn around the digit (a form's cell, a
   frame): a piece whose ink runs along all four sides of its box (FRAME_SIDE of each, within
   FRAME_BAND of the side) and whose box holds another piece of FRAME_CONTENT of its mass or
@@ -34,14 +42,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "Components", "component_table", "dilate", "frames",
-           "label_components", "select_digit"]
+__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TOUCHING", "Components", "component_table", "dilate",
+           "frames", "label_components", "select_digit"]
 
 NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
 MIN_PART = 0.03  # ... when it carries at least this share of the core piece's mass
 TINY = 0.003  # lighter pieces never count (grain that passed the threshold)
 INSIDE = 0.08  # fragments inside the digit's box grown by this (× its longer side) always belong
-EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass
+UNDERLINE = 0.25  # a line under the digit: at most this share of its length thick (see _underline)
+EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass ...
+TOUCHING = 0.05  # ... unless its ink is this close (× its longer side) to the heaviest one's (see _entwined)
+SOLID = 0.6  # ... and that one is not solid: filling this share of its box (a table, a shadow)
 STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
 FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
 FRAME_SIDE = 0.8  # ... along this share of each of its four sides
@@ -156,17 +167,26 @@ def frames(labels: NDArray[np.int32], table: Components) -> NDArray[np.bool_]:
     return out
 
 
-def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
+def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
+                 labels: NDArray[np.int32] | None = None) -> NDArray[np.bool_]:
     """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring);
-    `exclude`: pieces that never are (frames; the innermost piece never is one)."""
+    `exclude`: pieces that never are (frames; the innermost piece never is one); `labels` (h, w):
+    the pieces, to find the fragments of a digit cropped tight (without them, none is)."""
     n = table.mass.size
     candidate = np.ones(n, dtype=bool) if exclude is None else ~exclude
     inner = ~table.at_edge
     rivals = candidate & inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
     if table.at_edge.any() and rivals.any():
-        if table.mass[rivals].max() >= EDGE_RIVAL * table.mass[table.at_edge].max():
+        edge = int(np.argmax(np.where(table.at_edge, table.mass, -1.0)))  # the heaviest piece at the edge
+        box = table.box[edge]
+        if labels is not None and table.area[edge] < SOLID * (box[2] - box[0]) * (box[3] - box[1]):
+            for k in np.flatnonzero(rivals):  # a piece entwined with it is more of the same digit (a tight crop)
+                rivals[k] = not _entwined(labels, table, k, edge)
+        if rivals.any() and table.mass[rivals].max() >= EDGE_RIVAL * table.mass[edge]:
             candidate = candidate & inner
-    core = int(np.argmax(np.where(candidate, table.mass, -1.0)))
+    lines = _lines_under_digits(table, candidate)  # a long underline can outweigh a short 1 above it
+    pool = candidate & ~lines if (candidate & ~lines).any() else candidate
+    core = int(np.argmax(np.where(pool, table.mass, -1.0)))
     keep = np.zeros(n, dtype=bool)
     keep[core] = True
     digit_box = table.box[core].copy()
@@ -176,13 +196,67 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None) ->
         side = max(digit_box[2] - digit_box[0], digit_box[3] - digit_box[1])
         for k in np.flatnonzero(candidate & ~keep & (table.mass >= TINY * table.mass[core])):
             gap = _gap(table.box[k], digit_box)
-            near = gap <= NEAR * side and table.mass[k] >= MIN_PART * table.mass[core]
+            near = gap <= NEAR * side and table.mass[k] >= MIN_PART * table.mass[core] \
+                and not _underline(table.box[k], digit_box)
             inside = gap <= INSIDE * side and _within(table.box[k], digit_box, INSIDE * side)
             if near or inside:
                 keep[k] = changed = True
                 digit_box = np.concatenate([np.minimum(digit_box[:2], table.box[k][:2]),
                                             np.maximum(digit_box[2:], table.box[k][2:])])
     return keep
+
+
+def _entwined(labels: NDArray[np.int32], table: Components, k: int, other: int) -> bool:
+    """Is piece k part of the same drawing as piece `other`: their boxes overlap without one
+    holding the other (a 3's halves, a 7's bar and stem), or their ink comes close (`_touching`)?
+    A digit inside a box drawn around it, cut by the picture's edge, is held by the box's box."""
+    box, outer = table.box[k], table.box[other]
+    held = bool(box[0] >= outer[0] and box[1] >= outer[1] and box[2] <= outer[2] and box[3] <= outer[3])
+    return (_gap(box, outer) == 0 and not held) or _touching(labels, table, k, other)
+
+
+def _touching(labels: NDArray[np.int32], table: Components, k: int, other: int) -> bool:
+    """Does piece `other` come within TOUCHING × (piece k's longer side) px of piece k's ink?"""
+    top, left, bottom, right = (int(v) for v in table.box[k])
+    reach = max(1, round(TOUCHING * max(bottom - top, right - left)))
+    if _gap(table.box[k], table.box[other]) > reach:
+        return False
+    height, width = labels.shape
+    rows = slice(max(top - reach, 0), min(bottom + reach, height))
+    cols = slice(max(left - reach, 0), min(right + reach, width))
+    around = labels[rows, cols]  # (≤ h, ≤ w)
+    return bool((dilate(around == k + 1, reach) & (around == other + 1)).any())
+
+
+def _lines_under_digits(table: Components, candidate: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """(n,) bool: candidate pieces that are a line under another candidate, a stroke NEAR it with
+    at least a quarter of the line's mass (`_underline`). Only the MAX_FRAMES heaviest pieces
+    are looked at, as for frames: a halftone's thousands of dots would cost their square."""
+    out = np.zeros(table.mass.size, dtype=bool)
+    heaviest = np.argsort(np.where(candidate, -table.mass, np.inf))[:MAX_FRAMES]
+    heaviest = heaviest[candidate[heaviest]]
+    box = table.box
+    flat = (box[:, 2] - box[:, 0]) <= UNDERLINE * (box[:, 3] - box[:, 1])  # (n,)
+    strokes = heaviest[table.stroke_like()[heaviest]]
+    for k in heaviest[flat[heaviest]]:
+        for j in strokes:
+            side = max(box[j][2] - box[j][0], box[j][3] - box[j][1])
+            if j != k and table.mass[j] >= 0.25 * table.mass[k] and _underline(box[k], box[j]) \
+                    and _gap(box[k], box[j]) <= NEAR * side:
+                out[k] = True
+                break
+    return out
+
+
+def _underline(box: NDArray, digit_box: NDArray) -> bool:
+    """Is the piece in box a line drawn under the digit: a flat stroke (at most UNDERLINE of its
+    length thick) wholly below the digit's box that runs beyond it on both sides? A 2's base
+    stops at one side; over the digit, a 7's bar runs to both ends of its box, so nothing above
+    is taken for a line."""
+    top, left, bottom, right = (int(v) for v in box)
+    digit_top, digit_left, digit_bottom, digit_right = (int(v) for v in digit_box)
+    flat = bottom - top <= UNDERLINE * (right - left)
+    return flat and top >= digit_bottom and left < digit_left and right > digit_right
 
 
 def _within(box: NDArray, outer: NDArray, margin: float) -> bool:

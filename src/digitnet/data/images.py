@@ -44,10 +44,11 @@ class PreprocessError(ValueError):
 
 
 class NoDigitError(PreprocessError):
-    """A readable image that shows no digit: blank, or too little ink (a speck, a single tap).
+    """A readable image that shows no digit: blank, too little ink (a speck, a single tap), or a
+    line lying flat.
 
-    `note` is the short reason ("no ink found", "too little ink to be a digit"): what
-    `digitnet predict --json` and the web page report instead of a digit.
+    `note` is the short reason ("no ink found", "too little ink to be a digit", "a line, not a
+    digit"): what `digitnet predict --json` and the web page report instead of a digit.
     """
 
     def __init__(self, message: str, note: str) -> None:

@@ -20,14 +20,16 @@ rings around edges, a page has specks, a marker is bold and a fine pen a hairlin
    paper's noise level) marks candidate ink. No candidate ink, or a peak under MIN_CONTRAST:
    NoDigitError "no ink found".
 5. The digit's pieces (digitnet.data.components): connected pieces of candidate ink; the
-   heaviest and those close to it are the digit, far specks and stray marks are dropped.
+   heaviest and those close to it are the digit, far specks and stray marks are dropped, and so
+   are a box drawn around the digit and a line drawn under it.
 6. The digit's grey values, unblurred, inside its pieces grown by EDGE_MARGIN px (the
    anti-aliased edges), with the paper's noise floor subtracted; cropped to where they reach
    NOISE_FLOOR of their peak — so grain and ringing never widen the crop. If what was found is
    a whole sheet of paper (a photo of a page lying on a darker table: the border is the table),
    steps 2-6 run again inside the sheet (`find_page`).
 7. A dot is not a digit (digitnet.data.strokes): ink whose box is under MIN_ELONGATION stroke
-   widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit".
+   widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit"; ink
+   more than MAX_FLAT times as wide as it is tall (a dash, a line) "a line, not a digit".
 8. Stroke width toward MNIST's (digitnet.data.strokes): a bold or hairline digit is eroded or
    dilated into MNIST's band of pen widths (MNIST-like digits are not touched).
 9. Scale so the longer side is 20 px, keeping the aspect ratio: a box filter when shrinking
@@ -44,7 +46,7 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
 Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
-touching the digit); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW),
+touching the digit, and a line drawn under it and touching it: it looks like a 2's base); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW),
 or darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit
 is not straightened.
 """
@@ -93,6 +95,7 @@ MIN_CONTRAST = 0.1  # peak ink below this (0 = background colour, 1 = black vs w
 EDGE_MARGIN = 2  # px around the digit's pieces whose grey values are kept (anti-aliased edges)
 FLOOR_MARGIN = 3.0  # the noise floor subtracted: this many times the paper's median ink
 MIN_SIDE = 4  # px: ink smaller than this in the working picture is a speck
+MAX_FLAT = 4.0  # ink this many times as wide as it is tall is a line or a dash (MNIST's widest digit: 2.5)
 PAGE_FILL, PAGE_SIDE, PAGE_MARGIN = 0.75, 0.45, 0.04  # a sheet of paper on a table: see find_page
 
 _LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
@@ -147,7 +150,7 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
     threshold = cleanup.ink_threshold(smooth, noise)
     labels, count = components.label_components(smooth >= threshold)
     table = components.component_table(labels, count, smooth)
-    keep = components.select_digit(table, exclude=components.frames(labels, table))  # (count,)
+    keep = components.select_digit(table, exclude=components.frames(labels, table), labels=labels)  # (count,)
     kept = np.isin(labels, 1 + np.flatnonzero(keep))  # (h, w)
     floor = FLOOR_MARGIN * cleanup.noise_level(ink)
     digit = cleanup.subtract_floor(np.where(components.dilate(kept, EDGE_MARGIN), ink, 0.0), floor)
@@ -193,7 +196,16 @@ def crop_to_ink(digit: NDArray[np.float32]) -> tuple[int, int, int, int]:
 
 
 def check_enough_ink(crop: NDArray[np.float32], name: str) -> None:
-    """Step 7: refuse a speck or a dot (NoDigitError "too little ink to be a digit")."""
+    """Step 7: refuse a speck or a dot (NoDigitError "too little ink to be a digit"), and a line
+    or a dash lying flat (NoDigitError "a line, not a digit")."""
+    height, width = crop.shape
+    if width > MAX_FLAT * height:
+        raise NoDigitError(
+            f"a line, not a digit, in {name}: the only mark is {width}x{height} px, {width / height:.1f} times "
+            f"as wide as it is tall (a dash or a line; a digit is at most {MAX_FLAT:g} times as wide as tall, "
+            "MNIST's widest 2.5)",
+            "a line, not a digit",
+        )
     stretch = strokes.elongation(crop)
     if max(crop.shape) < MIN_SIDE or stretch < strokes.MIN_ELONGATION:
         raise NoDigitError(
@@ -243,8 +255,8 @@ def to_mnist(
     Returns the (28, 28) array, or (array, info) if return_info; info holds
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
     [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and
-    threshold (of the blurred ink), specks_removed (pieces of ink that were not the digit), ruled_lines (printed lines lifted off a
-    ruled or squared page), page (left, top, right, bottom of the
+    threshold (of the blurred ink), specks_removed (pieces of ink that were not the digit),
+    ruled_lines (printed lines lifted off a ruled or squared page, or a form's line), page (left, top, right, bottom of the
     sheet of paper, only when one was found on a table), stroke_width ([before, after] in
     MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
     digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
@@ -362,7 +374,8 @@ def no_digit_reason(pixels: ArrayLike) -> str | None:
     """Why 784 MNIST-like pixels (28×28 or flat, in [0, 1]) hold no digit, or None if they do.
 
     "no ink found" when no pixel reaches MIN_CONTRAST; "too little ink to be a digit" for a
-    speck or a dot (see digitnet.data.strokes.elongation). The rule to_mnist applies to pictures,
+    speck or a dot (see digitnet.data.strokes.elongation); "a line, not a digit" for ink more
+    than MAX_FLAT times as wide as it is tall. The rule to_mnist applies to pictures,
     for input that skipped it (the web app's 28×28 grid).
     """
     x = np.asarray(pixels, dtype=np.float32).reshape(SIZE, SIZE)
@@ -370,6 +383,8 @@ def no_digit_reason(pixels: ArrayLike) -> str | None:
         return "no ink found"
     top, bottom, left, right = crop_to_ink(x)
     ink = x[top:bottom, left:right]
+    if ink.shape[1] > MAX_FLAT * ink.shape[0]:
+        return "a line, not a digit"
     # A quick look first: measured at 28 px the elongation comes out lower than at the
     # 160 px strokes.elongation uses (0.69-0.98 of it on MNIST's 10,000 test digits and on dots
     # and bars), so twice the threshold here is a digit for certain; 95% of digits stop here,

@@ -136,7 +136,7 @@ class Prediction(BaseModel):
     confidence: float | None = Field(None, description="the answer's calibrated probability (temperature-scaled "
                                      "on validation data at training time; digitnet.inspection.calibration)")
     unsure: bool = Field(False, description="confidence is below the model's unsure threshold (chosen on validation data)")
-    note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\")")
+    note: str | None = Field(None, description="why there is no digit (\"no ink found\", \"too little ink to be a digit\", \"a line, not a digit\")")
     seen: Grid | None = Field(
         description="the 28×28 image the network read when the model's own preprocessing changed the input "
         "(deskewed when its model file records deskew); null when it is the input itself, or with no digit",
