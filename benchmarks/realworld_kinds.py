@@ -4,8 +4,8 @@ Each kind turns one MNIST test digit x (28, 28) in [0, 1] into a picture file a 
 made of that same digit: drawn on a canvas app, exported with transparency, written in coloured
 pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
 uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the
-page, in a box drawn around it (a form's cell), on a sheet lying on a table, on ruled or
-squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
+page, in a box drawn around it (a form's cell), cropped tight to its ink, on a form's line or
+underlined, on a sheet lying on a table, on ruled or squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
 digits' clean 28×28 versions, says how much the picture (not the writer) costs.
 
 How a digit becomes a pen stroke: the 28×28 digit is enlarged (bicubic) so its 20 px box becomes
@@ -303,6 +303,40 @@ def _stray_marks(x, rng):
     return encode(to_image(paint(canvas, INK_DARK[0], PAPERS[0])))
 
 
+def _cropped_tight(x, rng):
+    """A picture cropped to the digit: 0-3 px of paper around the ink, so strokes run into the
+    edges (a scan or photo cut down to one digit)."""
+    cover = crop_coverage(stroke_coverage(x, int(rng.integers(60, 240))))
+    cover = np.pad(cover, [(int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in range(2)])
+    rgb = paint(cover, INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, len(PAPERS)))])
+    if rng.random() < 0.5:
+        return encode(to_image(rgb))
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 0.8), quality=85)
+
+
+def _on_a_line(x, rng):
+    """A form: the digit written on a printed line across the page (touching it or a little above
+    it), or underlined by hand (a stroke under it running past both sides, not touching it: joined
+    to the digit, a line looks like a 2's base)."""
+    size = (int(rng.integers(400, 700)),) * 2
+    height = int(rng.integers(120, int(size[0] * 0.5)))
+    canvas = place(crop_coverage(stroke_coverage(x, height)), size, rng, margin=0.15)
+    top, left, bottom, right = _box(canvas)
+    image = Image.fromarray(np.round(canvas * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    if rng.random() < 0.5:  # printed: grey or black, 2-4 px, from edge to edge
+        y = bottom + int(rng.uniform(-0.06, 0.03) * height)
+        draw.rectangle((0, y, size[1] - 1, y + int(rng.integers(1, 4))), fill=int(rng.integers(120, 256)))
+    else:  # by hand, in the digit's pen, slightly slanted, not touching it
+        pen = max(2, round(height / 20 * 2.4))
+        y = bottom + pen // 2 + 4 + int(rng.uniform(0.03, 0.12) * height)
+        reach = [int(rng.uniform(0.1, 0.4) * height) for _ in range(2)]
+        draw.line((left - reach[0], y, right + reach[1], y + int(rng.integers(-4, 5))), fill=255, width=pen)
+    cover = np.maximum(np.asarray(image, np.float32) / 255, canvas)
+    rgb = paint(cover, INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, len(PAPERS)))])
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
+
+
 def _sheet_on_table(x, rng):
     size = (int(rng.integers(500, 800)), int(rng.integers(600, 1000)))
     table = np.array([(90, 70, 50), (60, 60, 65), (150, 120, 90)][int(rng.integers(0, 3))], np.float32)
@@ -354,6 +388,8 @@ KINDS = {
     "slight rotation (5-12°)": _rotated,
     "stray marks": _stray_marks,
     "in a box drawn around it": _in_a_box,
+    "cropped tight to the digit": _cropped_tight,
+    "on a form's line or underlined": _on_a_line,
     "sheet photographed on a table": _sheet_on_table,
     "ruled or squared paper": _ruled_paper,
     "pencil, faint": _pencil,
