@@ -383,18 +383,18 @@ def test_a_blot_inside_does_not_outweigh_a_digit_cut_by_the_edge():
     assert list(table.stroke_like()) == [True, False]
 
 
-def test_in_a_tight_crop_a_piece_touching_the_edge_piece_is_the_same_digit():
+def test_in_a_tight_crop_the_pieces_at_the_edge_are_the_digit():
     """A 7 cropped tight, its pen lifted at the corner: the stem touches the picture's edges, the
     bar (a row of paper above it) does not. The bar is not a digit inside beating a mark at the
-    edge: it touches the stem's box, and the stem is a stroke, not a solid table or shadow."""
+    edge: the ink leaves no room beside it, and the stem is a stroke, not a solid table."""
     image = Image.new("L", (70, 100), 0)
     draw = ImageDraw.Draw(image)
     draw.line((2, 4, 60, 3), fill=255, width=5)  # the bar: rows 1-6, one row of paper above it
     draw.line((66, 8, 22, 100), fill=255, width=8)  # the stem, from just under the bar's end to the bottom
     labels, table = pieces_of(np.asarray(image, np.float32) / 255)
     assert table.at_edge.tolist() == [False, True] and table.mass[0] >= components.EDGE_RIVAL * table.mass[1]
-    assert components.select_digit(table, labels=labels).all()
-    assert components.select_digit(table).tolist() == [True, False]  # without the pieces: the bar alone
+    assert components.select_digit(table, shape=labels.shape).all()
+    assert components.select_digit(table).tolist() == [True, False]  # without the shape: the bar alone
 
 
 def test_a_digit_inside_a_frame_cut_by_the_edge_is_the_digit():
@@ -402,14 +402,23 @@ def test_a_digit_inside_a_frame_cut_by_the_edge_is_the_digit():
     image[20:23, 25:140] = image[117:120, 25:140] = image[20:120, 25:28] = 1  # ... its right side cut off
     labels, table = pieces_of(image)
     assert table.at_edge.tolist() == [True, False]
-    assert components.select_digit(table, labels=labels).tolist() == [False, True]
+    assert components.select_digit(table, shape=labels.shape).tolist() == [False, True]
+
+
+def test_a_pen_lying_beside_the_digit_loses_to_it():
+    image = bar(140, 140, rows=(30, 110), cols=(40, 48))  # the digit, and 4 px from it ...
+    for row in range(140):
+        image[row, 52 + row // 10:62 + row // 10] = 1  # ... a pen across the page: paper to its right
+    labels, table = pieces_of(image)
+    assert table.at_edge.tolist() == [True, False]  # the pen first: it starts on the top row
+    assert components.select_digit(table, shape=labels.shape).tolist() == [False, True]
 
 
 def test_a_table_beside_the_digit_still_loses_to_it():
     image = bar(120, 120, rows=(30, 90), cols=(24, 31))  # the digit, 3 px from ...
     image[:, :21] = 1  # ... the table along the left edge: solid, so no part of the digit
     labels, table = pieces_of(image)
-    keep = components.select_digit(table, labels=labels)
+    keep = components.select_digit(table, shape=labels.shape)
     assert keep.sum() == 1 and not table.at_edge[keep][0]
 
 

@@ -16,10 +16,10 @@ same piece when they touch, diagonals included (8-connectivity).
   a shadow, the sheet's edge) are left out when a stroke-like piece inside (not a blot: see
   Components.stroke_like) carries at least EDGE_RIVAL of their mass. In a tight crop the digit
   itself touches the edge, and a piece inside is a fragment of it (a pen lifted at a corner):
-  a piece inside entwined with the heaviest edge piece (their boxes overlap without one
-  holding the other, or their ink comes within TOUCHING of its side) is no rival, unless that
-  piece is solid (it fills SOLID of its box: a table, a shadow, not strokes). A digit inside
-  a box drawn around it and cut by the edge is held by the box's box, and further away.
+  so when the ink reaches within TIGHT of all four edges (no room for a mark beside the
+  digit), the edge pieces stay, unless the heaviest of them is solid (it fills SOLID of its
+  box: a table, a shadow). A pen lying beside the digit, or a box drawn around it and cut by
+  the edge, leaves paper between the ink and some edge.
   The heaviest remaining piece is the digit's core; a piece joins it while its box
   lies within NEAR × (the digit box's longer side) of the digit box and its mass is at least
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TOUCHING", "Components", "component_table", "dilate",
+__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TIGHT", "Components", "component_table", "dilate",
            "frames", "label_components", "select_digit"]
 
 NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
@@ -51,8 +51,8 @@ TINY = 0.003  # lighter pieces never count (grain that passed the threshold)
 INSIDE = 0.08  # fragments inside the digit's box grown by this (× its longer side) always belong
 UNDERLINE = 0.25  # a line under the digit: at most this share of its length thick (see _underline)
 EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share of their mass ...
-TOUCHING = 0.05  # ... unless its ink is this close (× its longer side) to the heaviest one's (see _entwined)
-SOLID = 0.6  # ... and that one is not solid: filling this share of its box (a table, a shadow)
+TIGHT = 0.05  # ... unless the ink reaches this close (× the side) to all four edges (a tight crop) ...
+SOLID = 0.6  # ... and the heaviest edge piece is not solid: filling this share of its box (a table)
 STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
 FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
 FRAME_SIDE = 0.8  # ... along this share of each of its four sides
@@ -168,10 +168,10 @@ def frames(labels: NDArray[np.int32], table: Components) -> NDArray[np.bool_]:
 
 
 def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
-                 labels: NDArray[np.int32] | None = None) -> NDArray[np.bool_]:
+                 shape: tuple[int, ...] | None = None) -> NDArray[np.bool_]:
     """Which pieces are the digit: (n,) bool over table's pieces (see the module docstring);
-    `exclude`: pieces that never are (frames; the innermost piece never is one); `labels` (h, w):
-    the pieces, to find the fragments of a digit cropped tight (without them, none is)."""
+    `exclude`: pieces that never are (frames; the innermost piece never is one); `shape`: the
+    picture's (h, w), to tell a digit cropped tight (without it, none is)."""
     n = table.mass.size
     candidate = np.ones(n, dtype=bool) if exclude is None else ~exclude
     inner = ~table.at_edge
@@ -179,10 +179,9 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
     if table.at_edge.any() and rivals.any():
         edge = int(np.argmax(np.where(table.at_edge, table.mass, -1.0)))  # the heaviest piece at the edge
         box = table.box[edge]
-        if labels is not None and table.area[edge] < SOLID * (box[2] - box[0]) * (box[3] - box[1]):
-            for k in np.flatnonzero(rivals):  # a piece entwined with it is more of the same digit (a tight crop)
-                rivals[k] = not _entwined(labels, table, k, edge)
-        if rivals.any() and table.mass[rivals].max() >= EDGE_RIVAL * table.mass[edge]:
+        solid = table.area[edge] >= SOLID * (box[2] - box[0]) * (box[3] - box[1])  # a table, a shadow
+        tight = shape is not None and not solid and _cropped_tight(table, candidate, shape)
+        if not tight and table.mass[rivals].max() >= EDGE_RIVAL * table.mass[edge]:
             candidate = candidate & inner
     lines = _lines_under_digits(table, candidate)  # a long underline can outweigh a short 1 above it
     pool = candidate & ~lines if (candidate & ~lines).any() else candidate
@@ -206,26 +205,14 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
     return keep
 
 
-def _entwined(labels: NDArray[np.int32], table: Components, k: int, other: int) -> bool:
-    """Is piece k part of the same drawing as piece `other`: their boxes overlap without one
-    holding the other (a 3's halves, a 7's bar and stem), or their ink comes close (`_touching`)?
-    A digit inside a box drawn around it, cut by the picture's edge, is held by the box's box."""
-    box, outer = table.box[k], table.box[other]
-    held = bool(box[0] >= outer[0] and box[1] >= outer[1] and box[2] <= outer[2] and box[3] <= outer[3])
-    return (_gap(box, outer) == 0 and not held) or _touching(labels, table, k, other)
-
-
-def _touching(labels: NDArray[np.int32], table: Components, k: int, other: int) -> bool:
-    """Does piece `other` come within TOUCHING × (piece k's longer side) px of piece k's ink?"""
-    top, left, bottom, right = (int(v) for v in table.box[k])
-    reach = max(1, round(TOUCHING * max(bottom - top, right - left)))
-    if _gap(table.box[k], table.box[other]) > reach:
-        return False
-    height, width = labels.shape
-    rows = slice(max(top - reach, 0), min(bottom + reach, height))
-    cols = slice(max(left - reach, 0), min(right + reach, width))
-    around = labels[rows, cols]  # (≤ h, ≤ w)
-    return bool((dilate(around == k + 1, reach) & (around == other + 1)).any())
+def _cropped_tight(table: Components, candidate: NDArray[np.bool_], shape: tuple[int, ...]) -> bool:
+    """Is the picture cropped tight to the ink: do the candidate pieces reach within TIGHT of its
+    side of all four of its edges? Then there is no room for a mark beside the digit."""
+    height, width = shape[:2]
+    box = table.box[candidate]
+    margin_h, margin_w = max(2.0, TIGHT * height), max(2.0, TIGHT * width)
+    return bool(box[:, 0].min() <= margin_h and box[:, 2].max() >= height - margin_h
+                and box[:, 1].min() <= margin_w and box[:, 3].max() >= width - margin_w)
 
 
 def _lines_under_digits(table: Components, candidate: NDArray[np.bool_]) -> NDArray[np.bool_]:

@@ -150,7 +150,7 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
     threshold = cleanup.ink_threshold(smooth, noise)
     labels, count = components.label_components(smooth >= threshold)
     table = components.component_table(labels, count, smooth)
-    keep = components.select_digit(table, exclude=components.frames(labels, table), labels=labels)  # (count,)
+    keep = components.select_digit(table, exclude=components.frames(labels, table), shape=labels.shape)  # (count,)
     kept = np.isin(labels, 1 + np.flatnonzero(keep))  # (h, w)
     floor = FLOOR_MARGIN * cleanup.noise_level(ink)
     digit = cleanup.subtract_floor(np.where(components.dilate(kept, EDGE_MARGIN), ink, 0.0), floor)
