@@ -5,8 +5,9 @@ made of that same digit: drawn on a canvas app, exported with transparency, writ
 pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
 uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the
 page, in a box drawn around it (a form's cell), cropped tight to its ink, on a form's line or
-underlined, on a sheet lying on a table, on ruled or squared paper, in faint pencil. The network's accuracy on these, next to its accuracy on the same
-digits' clean 28×28 versions, says how much the picture (not the writer) costs.
+underlined, on a sheet lying on a table, on ruled or squared paper, in faint pencil. The
+network's accuracy on these, next to its accuracy on the same digits' clean 28×28 versions, says
+how much the picture (not the writer) costs.
 
 How a digit becomes a pen stroke: the 28×28 digit is enlarged (bicubic) so its 20 px box becomes
 `height` px, and the pen covers where the enlarged brightness passes a level τ, with a soft edge

@@ -130,7 +130,8 @@ def test_a_tight_crop_keeps_the_whole_digit(seven):
     mask = np.asarray(coverage("7", canvas=(280, 280), box=(0, 0, 280, 280)), np.float32)
     rows, cols = np.flatnonzero(mask.max(1) > 127), np.flatnonzero(mask.max(0) > 127)
     crop = np.pad(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], ((2, 0), (2, 2)))  # touching the bottom only
-    bar_bottom = int(np.argmax(crop[:, crop.shape[1] // 3] == 0)[()] if False else np.flatnonzero(np.diff((crop[:, crop.shape[1] // 3] > 0).astype(int)) == -1)[0])
+    column = crop[:, crop.shape[1] // 3] > 0  # crosses the bar, then the stem
+    bar_bottom = int(np.flatnonzero(column[:-1] & ~column[1:])[0])  # the bar's last row
     crop[bar_bottom + 1:bar_bottom + 6] = 0  # the pen lifted: the bar stands apart
     got = to_mnist(paint(Image.fromarray(np.uint8(crop)), "black", "white"))
     assert_same_digit(got, seven)

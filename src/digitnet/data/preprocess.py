@@ -46,9 +46,10 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
 Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
-touching the digit, and a line drawn under it and touching it: it looks like a 2's base); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW),
-or darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit
-is not straightened.
+touching the digit, and a line drawn under it and touching it: it looks like a 2's base); a
+shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW), or darker than
+cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit is not
+straightened.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def find_digit(channels: NDArray[np.float32], polarity: str, name: str) -> tuple
     threshold = cleanup.ink_threshold(smooth, noise)
     labels, count = components.label_components(smooth >= threshold)
     table = components.component_table(labels, count, smooth)
-    keep = components.select_digit(table, exclude=components.frames(labels, table), shape=labels.shape)  # (count,)
+    frames = components.frames(labels, table)  # (count,)
+    keep = components.select_digit(table, exclude=frames, shape=labels.shape)  # (count,)
     kept = np.isin(labels, 1 + np.flatnonzero(keep))  # (h, w)
     floor = FLOOR_MARGIN * cleanup.noise_level(ink)
     digit = cleanup.subtract_floor(np.where(components.dilate(kept, EDGE_MARGIN), ink, 0.0), floor)
@@ -256,8 +258,8 @@ def to_mnist(
     polarity ("dark-on-light", "light-on-dark" or "alpha"), background (the border colour in
     [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and
     threshold (of the blurred ink), specks_removed (pieces of ink that were not the digit),
-    ruled_lines (printed lines lifted off a ruled or squared page, or a form's line), page (left, top, right, bottom of the
-    sheet of paper, only when one was found on a table), stroke_width ([before, after] in
+    ruled_lines (printed lines lifted off a ruled or squared page, or a form's line), page
+    (left, top, right, bottom of the sheet of paper, only when one was found on a table), stroke_width ([before, after] in
     MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
     digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
     offset (x, y) of the 20 px box in the 28×28 field, and center_of_mass (x, y) in it.
