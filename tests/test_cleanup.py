@@ -358,6 +358,21 @@ def test_a_digits_separate_stroke_stays():
     assert keep.sum() == 2
 
 
+def test_a_dot_beside_the_digit_is_dropped_and_a_fragment_or_a_short_flag_kept():
+    one = bar(120, 120, rows=(20, 100), cols=(50, 62))  # a bold 1, 12 px wide
+    dotted = np.maximum(one, disc(120, (40, 78), 6))  # a dot of the pen beside it, a gap of 10 px
+    _, table = pieces_of(dotted)
+    assert table.mass.size == 2 and table.mass.min() > components.MIN_PART * table.mass.max()  # near and heavy
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
+    skipped = np.maximum(one, disc(120, (40, 71), 6))  # 3 px from the stroke: a fragment the pen skipped
+    assert components.select_digit(pieces_of(skipped)[1]).sum() == 2
+    five = bar(120, 120, rows=(40, 100), cols=(40, 52))  # a bold 5's body ...
+    five[20:31, 40:70] = 1  # ... and its short flag: as light as the dot, but a stroke
+    _, table = pieces_of(five)
+    assert components.select_digit(table).sum() == 2
+
+
 def test_fragments_of_a_broken_stroke_stay():
     image = bar(100, 100, rows=(20, 80), cols=(45, 51))
     image[50:52, :] = 0  # the pen skipped twice

@@ -25,8 +25,11 @@ same piece when they touch, diagonals included (8-connectivity).
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
   (the fragments of a broken stroke); pieces under TINY of the core's mass never join, nor does
   a line drawn under the digit (flat, wholly below it, running beyond it on both sides: a 2's
-  base stops at one side). The search repeats while the digit's box grows. Everything else is
-  a stray mark.
+  base stops at one side), nor a dot beside the digit: a blot (not stroke-like) lighter than
+  DOT of the core, set apart from the digit's box by DOT_GAP of its own side or more (a pen set
+  down beside the digit, an ink blot, a tap). A digit's own separate parts are strokes, and a
+  short fragment of a stroke the pen skipped lies closer. The search repeats while the digit's
+  box grows. Everything else is a stray mark.
 - `frames(labels, table)`: pieces that are a box drawn around the digit (a form's cell, a
   frame): a piece whose ink runs along all four sides of its box (FRAME_SIDE of each, within
   FRAME_BAND of the side) and whose box holds another piece of FRAME_CONTENT of its mass or
@@ -42,8 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TIGHT", "Components", "component_table", "dilate",
-           "frames", "label_components", "select_digit"]
+__all__ = ["DOT", "DOT_GAP", "EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TIGHT", "Components", "component_table",
+           "dilate", "frames", "label_components", "select_digit"]
 
 NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
 MIN_PART = 0.03  # ... when it carries at least this share of the core piece's mass
@@ -54,6 +57,8 @@ EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share
 TIGHT = 0.05  # ... unless the ink reaches this close (× the side) to all four edges (a tight crop) ...
 SOLID = 0.6  # ... and the heaviest edge piece is not solid: filling this share of its box (a table)
 STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
+DOT = 1.0  # a blot lighter than this share of the core's mass, outside the digit's box ...
+DOT_GAP = 0.5  # ... by at least this share of its own side, is a dot beside the digit, not a part of it
 FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
 FRAME_SIDE = 0.8  # ... along this share of each of its four sides
 FRAME_CONTENT = 0.2  # and it holds a piece of at least this share of its own mass
@@ -188,6 +193,8 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
     core = int(np.argmax(np.where(pool, table.mass, -1.0)))
     keep = np.zeros(n, dtype=bool)
     keep[core] = True
+    dots = ~table.stroke_like() & (table.mass < DOT * table.mass[core])  # a speck, a tap, a blot
+    dot_side = np.maximum(table.box[:, 2] - table.box[:, 0], table.box[:, 3] - table.box[:, 1])
     digit_box = table.box[core].copy()
     changed = True
     while changed:
@@ -195,9 +202,10 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
         side = max(digit_box[2] - digit_box[0], digit_box[3] - digit_box[1])
         for k in np.flatnonzero(candidate & ~keep & (table.mass >= TINY * table.mass[core])):
             gap = _gap(table.box[k], digit_box)
+            beside = dots[k] and gap >= DOT_GAP * dot_side[k]  # set apart; a pen's skip leaves a narrower gap
             near = gap <= NEAR * side and table.mass[k] >= MIN_PART * table.mass[core] \
-                and not _underline(table.box[k], digit_box)
-            inside = gap <= INSIDE * side and _within(table.box[k], digit_box, INSIDE * side)
+                and not _underline(table.box[k], digit_box) and not beside
+            inside = gap <= INSIDE * side and _within(table.box[k], digit_box, INSIDE * side) and not beside
             if near or inside:
                 keep[k] = changed = True
                 digit_box = np.concatenate([np.minimum(digit_box[:2], table.box[k][:2]),

@@ -21,7 +21,7 @@ rings around edges, a page has specks, a marker is bold and a fine pen a hairlin
    NoDigitError "no ink found".
 5. The digit's pieces (digitnet.data.components): connected pieces of candidate ink; the
    heaviest and those close to it are the digit, far specks and stray marks are dropped, and so
-   are a box drawn around the digit and a line drawn under it.
+   are a box drawn around the digit, a line drawn under it and a dot or blot beside it.
 6. The digit's grey values, unblurred, inside its pieces grown by EDGE_MARGIN px (the
    anti-aliased edges), with the paper's noise floor subtracted; cropped to where they reach
    NOISE_FLOOR of their peak — so grain and ringing never widen the crop. If what was found is
