@@ -4,8 +4,9 @@ Each kind turns one MNIST test digit x (28, 28) in [0, 1] into a picture file a 
 made of that same digit: drawn on a canvas app, exported with transparency, written in coloured
 pen, with a marker or a fine pen, photographed on paper (sensor noise, focus blur, JPEG), under
 uneven light, with a sharp shadow across the page, slightly turned, with stray marks on the
-page, in a box drawn around it (a form's cell), cropped tight to its ink, on a form's line or
-underlined, on a sheet lying on a table, on ruled or squared paper, in faint pencil. The
+page or dots and blots close beside the digit, in a box drawn around it (a form's cell), cropped
+tight to its ink, on a form's line or underlined, on a sheet lying on a table, on ruled or
+squared paper, in faint pencil. The
 network's accuracy on these, next to its accuracy on the same digits' clean 28×28 versions, says
 how much the picture (not the writer) costs.
 
@@ -177,6 +178,33 @@ def stray_marks(canvas: np.ndarray, digit_box: tuple[int, int, int, int], rng: n
     return np.asarray(image, np.float32) / 255
 
 
+def dots_beside(canvas: np.ndarray, rng: np.random.Generator, pen: float) -> np.ndarray:
+    """Adds 1–3 dots or blots of ink (0.8–3 pen widths across) close beside the digit, outside
+    its box: from half the dot's width to 25% of the digit's side away from the box (a pen set
+    down beside the digit, a blot)."""
+    top, left, bottom, right = _box(canvas)
+    side = max(bottom - top, right - left)
+    ink = np.asarray(Image.fromarray(np.uint8(canvas > 0.05) * 255).filter(ImageFilter.MaxFilter(9))) > 0
+    image = Image.fromarray(np.round(canvas * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    rows, cols = np.mgrid[:canvas.shape[0], :canvas.shape[1]]
+    placed, wanted = 0, int(rng.integers(1, 4))
+    for _ in range(300):
+        if placed >= wanted:
+            break
+        y = int(rng.integers(top - side // 3, bottom + side // 3))
+        x = int(rng.integers(left - side // 3, right + side // 3))
+        r = pen * rng.uniform(0.4, 1.5)
+        gap = max(top - y, y - bottom, left - x, x - right) - r  # from the digit's box to the dot's near side
+        if not r <= gap <= 0.25 * side or not 0 <= y < canvas.shape[0] or not 0 <= x < canvas.shape[1]:
+            continue
+        if (ink & ((rows - y) ** 2 + (cols - x) ** 2 <= (r + 3) ** 2)).any():
+            continue  # it would touch the digit (a 2's base or a 7's bar may reach past the box's rows)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        placed += 1
+    return np.asarray(image, np.float32) / 255
+
+
 def _box(canvas: np.ndarray) -> tuple[int, int, int, int]:
     rows, cols = np.flatnonzero(canvas.max(1) > 0.1), np.flatnonzero(canvas.max(0) > 0.1)
     return int(rows[0]), int(cols[0]), int(rows[-1] + 1), int(cols[-1] + 1)
@@ -271,6 +299,17 @@ def _sharp_shadow(x, rng):
     cover = crop_coverage(stroke_coverage(x, int(rng.integers(120, int(min(size) * 0.6)))))
     rgb = paint(place(cover, size, rng, 0.1), INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, 2))])
     rgb = rgb * shadow_field(size, rng, rng.uniform(0.3, 0.6))[..., None]
+    return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
+
+
+def _dots_beside(x, rng):
+    size = (int(rng.integers(400, 700)),) * 2
+    height = int(rng.integers(120, int(size[0] * 0.45)))
+    canvas = place(crop_coverage(stroke_coverage(x, height)), size, rng, margin=0.2)
+    canvas = dots_beside(canvas, rng, pen=height / 20 * 2.4)
+    rgb = paint(canvas, INK_DARK[int(rng.integers(0, 3))], PAPERS[int(rng.integers(0, len(PAPERS)))])
+    if rng.random() < 0.5:
+        return encode(to_image(rgb))
     return photo(rgb, rng, noise=rng.uniform(0.01, 0.03), blur=rng.uniform(0.3, 1.0), quality=85)
 
 
@@ -388,6 +427,7 @@ KINDS = {
     "sharp shadow across the page": _sharp_shadow,
     "slight rotation (5-12°)": _rotated,
     "stray marks": _stray_marks,
+    "dots or a blot beside the digit": _dots_beside,
     "in a box drawn around it": _in_a_box,
     "cropped tight to the digit": _cropped_tight,
     "on a form's line or underlined": _on_a_line,
