@@ -2,14 +2,17 @@
 
 On the parallel path every big product is cut into blocks of whole rows or columns, one one-thread
 OpenBLAS call each, and every kernel works on its own columns, rows or chunks. Nothing is summed in
-a different order, so in float32 the parallel path must train exactly what the one-thread path
-trains: the same weights, bit for bit. (In float64 OpenBLAS's kernels for the ragged edge of a
-block round the last bit by where the block ends: its own two threads and one thread already
-differ there, so float64 is held to 1e-12.)
+a different order, so where OpenBLAS gives a block of a product the same bits as the whole product
+(its float32 kernels on Intel CPUs), the parallel path must train exactly what the one-thread path
+trains: the same weights, bit for bit. Elsewhere OpenBLAS's kernels for the ragged edge of a block
+round the last bit by where the block ends: its own blocks and the whole product already differ
+there (float64 everywhere; float32 on AMD EPYC), and `blocks_exact` finds it out with NumPy alone.
+Then float64 is held to 1e-12 and float32 to float32's rounding (1e-5; a wrong block is O(1) off).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import sys
@@ -29,6 +32,30 @@ from digitnet.engines import blas_calls, threads, wide  # noqa: E402
 
 needs_team = pytest.mark.skipif(blas_calls.parallel_threads() < 2 and threads.current_blas_threads() < 2,
                                 reason="one core: there is no team to share the work with")
+
+
+@functools.cache
+def blocks_exact(dtype) -> bool:
+    """Does this machine's OpenBLAS, on one thread, give the blocks of a product (by rows and by
+    columns, ragged) the same bits as the whole product? Asked of NumPy alone, not of digitnet."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((128, 784)).astype(dtype), rng.standard_normal((784, 803)).astype(dtype)
+    with threads.limit_blas_threads(1):
+        whole = a @ b
+        by_columns = np.concatenate([a @ b[:, :401], a @ b[:, 401:]], axis=1)
+        by_rows = np.concatenate([a[:65] @ b, a[65:] @ b])
+    return bool(np.array_equal(whole, by_columns) and np.array_equal(whole, by_rows))
+
+
+def assert_same(p, q):
+    """p equals q bit for bit where OpenBLAS's blocks are exact; else float64 to 1e-12 and float32
+    within 1e-5 of q's size (‖p − q‖ / ‖q‖: its rounding, grown by a few training steps)."""
+    if p.dtype == np.float32 and blocks_exact(np.float32):
+        np.testing.assert_array_equal(p, q)
+    elif p.dtype == np.float32:
+        assert np.linalg.norm(p - q) <= 1e-5 * np.linalg.norm(q), np.linalg.norm(p - q) / np.linalg.norm(q)
+    else:
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture
@@ -66,10 +93,7 @@ def test_a_split_product_equals_one_one_thread_product_bit_for_bit(two_blas_thre
         blas_calls.matmul(a, b, split, parts)
         np.matmul(a, b, out=whole)
     assert M * N * K >= blas_calls.SPLIT_MIN * parts  # (it was split, not handed to np.matmul)
-    if dtype == np.float32:
-        np.testing.assert_array_equal(split, whole)
-    else:
-        np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
+    assert_same(split, whole)
     np.testing.assert_allclose(split, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-3, atol=1e-3)
 
 
@@ -148,12 +172,10 @@ def test_the_parallel_path_trains_what_the_one_thread_path_trains(two_blas_threa
     monkeypatch.setattr(wide, "parallel_threads", lambda: 1)
     serial, serial_summary = train_wide(dropout, sparse, dtype)
     for p, q in zip(parallel, serial):
-        if dtype == "float32":
-            np.testing.assert_array_equal(p, q)
-        else:
-            np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
+        assert_same(p, q)
+    exact = dtype == "float64" or blocks_exact(np.float32)
     for (loss_p, right_p), (loss_s, right_s) in zip(parallel_summary, serial_summary):
-        assert loss_p == pytest.approx(loss_s, rel=1e-9)
+        assert loss_p == pytest.approx(loss_s, rel=1e-9 if exact else 1e-5)
         assert right_p == right_s
 
 
@@ -165,7 +187,7 @@ def test_sgd_and_momentum_on_the_parallel_path(two_blas_threads, monkeypatch):
             m.setattr(wide, "parallel_threads", lambda: 1)
             serial, _ = train_wide(0.0, True, optimizer=optimizer, epochs=1)
         for p, q in zip(parallel, serial):
-            np.testing.assert_array_equal(p, q)
+            assert_same(p, q)
 
 
 def _train_in_child(queue):
@@ -186,7 +208,7 @@ def test_a_child_forked_after_the_team_ran_trains_on_one_thread_and_does_not_abo
     assert child.exitcode == 0
     assert parts == 1
     for p, q in zip(here, there):
-        np.testing.assert_array_equal(p, q)
+        assert_same(p, q)
 
 
 @needs_team
@@ -247,7 +269,7 @@ def test_training_in_a_thread_uses_the_team_and_leaves_every_threads_setting(two
     assert threads.current_blas_threads() == 2
     here, _ = train_wide(0.0, True, epochs=1)
     for p, q in zip(result["weights"], here):
-        np.testing.assert_array_equal(p, q)
+        assert_same(p, q)
 
 
 FIRST_USE_TOGETHER = """
