@@ -275,6 +275,15 @@ def test_a_thin_sevens_bar_across_a_tight_crop_is_not_a_line():
     assert not rows.any() and not cols.any()
 
 
+@pytest.mark.parametrize("height", [1, 2, 3, 4, 5, 6])
+def test_a_line_across_a_picture_a_few_pixels_tall_is_weighed_without_error(height):
+    ink = np.zeros((height, 40), np.float32)
+    ink[0] = 0.9  # a printed line along the top row, and a bit of ink below it where there is room
+    ink[height - 1, 18:22] = np.maximum(ink[height - 1, 18:22], 0.8)
+    rows, cols = cleanup.ruled_lines(ink, 0.01)  # found a 4-row picture's line 5 rows long: IndexError
+    assert rows.shape == (height,) and cols.shape == (40,)
+
+
 def test_thin_runs_clears_the_long_runs_only():
     mask = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1], bool)
     np.testing.assert_array_equal(cleanup.thin_runs(mask, 3), [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1])

@@ -365,7 +365,8 @@ def ruled_lines(ink: Array, noise: float) -> tuple[Array, Array]:
 def _beyond_the_digit(lines: Array, line: NDArray[np.bool_]) -> bool:
     """Do a few line rows (of lines (h, w)) run far beyond the ink off them: a form's line, not a bar
     of the digit? The ink off the lines (at half the peak) spans at most LINE_SPAN of the width."""
-    near = np.convolve(line, np.ones(5), mode="same") > 0  # (h,) the lines and 2 rows either side
+    # (h,) the lines and 2 rows either side ("same" would give 5 values for a picture under 5 px)
+    near = np.convolve(line, np.ones(5), mode="full")[2:2 + line.size] > 0
     off = lines[~near]
     if off.size == 0:
         return False
