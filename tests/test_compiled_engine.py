@@ -166,7 +166,7 @@ def test_float64_and_dense_inputs(dtype, sizes, sparse, activation, output, loss
             reference_epoch(net, cost, opt, X, T, labels, order, rng, 8, 0.0)
         nets.append(net)
     # float32: an epoch of Adam steps (lr 1e-2) grows the last bit's rounding, and OpenBLAS's kernels
-    # round by the machine (on AMD EPYC 2e-5 apart here, on Intel under 1e-5); a wrong step is O(1).
+    # round by the machine (2.0e-5 apart on an AMD EPYC, under 1e-5 on earlier machines); a wrong step is O(1).
     tolerance = 1e-4 if dtype == "float32" else 1e-12
     largest = max(np.linalg.norm(q) for q in nets[1].parameters())
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):

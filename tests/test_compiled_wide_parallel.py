@@ -3,10 +3,10 @@
 On the parallel path every big product is cut into blocks of whole rows or columns, one one-thread
 OpenBLAS call each, and every kernel works on its own columns, rows or chunks. Nothing is summed in
 a different order, so where OpenBLAS gives a block of a product the same bits as the whole product
-(its float32 kernels on Intel CPUs), the parallel path must train exactly what the one-thread path
+(its float32 kernels on many CPUs), the parallel path must train exactly what the one-thread path
 trains: the same weights, bit for bit. Elsewhere OpenBLAS's kernels for the ragged edge of a block
 round the last bit by where the block ends: its own blocks and the whole product already differ
-there (float64 everywhere; float32 on AMD EPYC), and `blocks_exact` finds it out with NumPy alone.
+there (in float64, and in float32 on an AMD EPYC), and `blocks_exact` finds it out with NumPy alone.
 Then float64 is held to 1e-12 and float32 to float32's rounding (1e-5; a wrong block is O(1) off).
 """
 
