@@ -25,9 +25,9 @@ same piece when they touch, diagonals included (8-connectivity).
   MIN_PART of the core's, or when it lies inside the digit box grown by INSIDE of its side
   (the fragments of a broken stroke); pieces under TINY of the core's mass never join, nor does
   a line drawn under the digit (flat, wholly below it, running beyond it on both sides: a 2's
-  base stops at one side), nor a dot beside the digit: a blot (not stroke-like) lighter than
-  DOT of the core, set apart from the digit's box by DOT_GAP of its own side or more (a pen set
-  down beside the digit, an ink blot, a tap). A digit's own separate parts are strokes, and a
+  base stops at one side), nor a dot beside the digit: a blot (not stroke-like) set apart from
+  the digit's box by DOT_GAP of its own side or more (a pen set down beside the digit, an ink
+  blot, a tap; it is lighter than the core, the heaviest piece). A digit's own separate parts are strokes, and a
   short fragment of a stroke the pen skipped lies closer. The search repeats while the digit's
   box grows. Everything else is a stray mark.
 - `frames(labels, table)`: pieces that are a box drawn around the digit (a form's cell, a
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DOT", "DOT_GAP", "EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TIGHT", "Components", "component_table",
+__all__ = ["DOT_GAP", "EDGE_RIVAL", "MIN_PART", "NEAR", "SOLID", "TIGHT", "Components", "component_table",
            "dilate", "frames", "label_components", "select_digit"]
 
 NEAR = 0.3  # a piece this close to the digit's box (× its longer side) may belong to it
@@ -57,8 +57,7 @@ EDGE_RIVAL = 0.05  # edge pieces are dropped when an inner stroke has this share
 TIGHT = 0.05  # ... unless the ink reaches this close (× the side) to all four edges (a tight crop) ...
 SOLID = 0.6  # ... and the heaviest edge piece is not solid: filling this share of its box (a table)
 STROKE_LIKE = 2.0  # side² / area of a stroke, not a blot (see Components.stroke_like)
-DOT = 1.0  # a blot lighter than this share of the core's mass, outside the digit's box ...
-DOT_GAP = 0.5  # ... by at least this share of its own side, is a dot beside the digit, not a part of it
+DOT_GAP = 0.5  # a blot this share of its own side or more outside the digit's box is a dot, not a part of it
 FRAME_BAND = 0.06  # a frame's ink lies within this share of its box's side from the box's edges ...
 FRAME_SIDE = 0.8  # ... along this share of each of its four sides
 FRAME_CONTENT = 0.2  # and it holds a piece of at least this share of its own mass
@@ -117,11 +116,14 @@ class Components:
     at_edge: NDArray[np.bool_]  # (n,)
     area: NDArray[np.int64]  # (n,) pixels
 
+    def side(self) -> NDArray[np.int64]:
+        """The longer side of each piece's box, px."""
+        return np.maximum(self.box[:, 2] - self.box[:, 0], self.box[:, 3] - self.box[:, 1])
+
     def stroke_like(self) -> NDArray[np.bool_]:
         """Pieces drawn as strokes, not blots: side² / area ≥ STROKE_LIKE (a stroke of width w
         and box side S covers about S·w pixels, so this is about S / w; a filled disc gives 1.3)."""
-        side = np.maximum(self.box[:, 2] - self.box[:, 0], self.box[:, 3] - self.box[:, 1])
-        return side.astype(np.float64) ** 2 >= STROKE_LIKE * np.maximum(self.area, 1)
+        return self.side().astype(np.float64) ** 2 >= STROKE_LIKE * np.maximum(self.area, 1)
 
 
 def component_table(labels: NDArray[np.int32], n: int, weight: NDArray) -> Components:
@@ -180,7 +182,8 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
     n = table.mass.size
     candidate = np.ones(n, dtype=bool) if exclude is None else ~exclude
     inner = ~table.at_edge
-    rivals = candidate & inner & table.stroke_like()  # a blot inside does not outweigh a digit at the edge
+    strokes = table.stroke_like()
+    rivals = candidate & inner & strokes  # a blot inside does not outweigh a digit at the edge
     if table.at_edge.any() and rivals.any():
         edge = int(np.argmax(np.where(table.at_edge, table.mass, -1.0)))  # the heaviest piece at the edge
         box = table.box[edge]
@@ -193,8 +196,7 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
     core = int(np.argmax(np.where(pool, table.mass, -1.0)))
     keep = np.zeros(n, dtype=bool)
     keep[core] = True
-    dots = ~table.stroke_like() & (table.mass < DOT * table.mass[core])  # a speck, a tap, a blot
-    dot_side = np.maximum(table.box[:, 2] - table.box[:, 0], table.box[:, 3] - table.box[:, 1])
+    dot_gap = np.where(strokes, np.inf, DOT_GAP * table.side())  # a blot this far from the digit is a dot
     digit_box = table.box[core].copy()
     changed = True
     while changed:
@@ -202,7 +204,7 @@ def select_digit(table: Components, exclude: NDArray[np.bool_] | None = None,
         side = max(digit_box[2] - digit_box[0], digit_box[3] - digit_box[1])
         for k in np.flatnonzero(candidate & ~keep & (table.mass >= TINY * table.mass[core])):
             gap = _gap(table.box[k], digit_box)
-            beside = dots[k] and gap >= DOT_GAP * dot_side[k]  # set apart; a pen's skip leaves a narrower gap
+            beside = gap >= dot_gap[k]  # a dot set apart; a pen's skip leaves a narrower gap
             near = gap <= NEAR * side and table.mass[k] >= MIN_PART * table.mass[core] \
                 and not _underline(table.box[k], digit_box) and not beside
             inside = gap <= INSIDE * side and _within(table.box[k], digit_box, INSIDE * side) and not beside
