@@ -260,10 +260,11 @@ def to_mnist(
     [0, 1]), lighting ("even" or "uneven": a lighting surface or a sharp shadow), noise and
     threshold (of the blurred ink), specks_removed (pieces of ink that were not the digit),
     ruled_lines (printed lines lifted off a ruled or squared page, or a form's line), page
-    (left, top, right, bottom of the sheet of paper, only when one was found on a table), stroke_width ([before, after] in
-    MNIST px), size (width, height) of the input, bounding_box (left, top, right, bottom) of the
-    digit in input pixels (right and bottom exclusive, as PIL), scale (output px per input px),
-    offset (x, y) of the 20 px box in the 28×28 field, and center_of_mass (x, y) in it.
+    (left, top, right, bottom of the sheet of paper, only when one was found on a table),
+    stroke_width ([before, after] in MNIST px), size (width, height) of the input, bounding_box
+    (left, top, right, bottom) of the digit in input pixels (right and bottom exclusive, as PIL),
+    scale (output px per input px), offset (x, y) of the 20 px box in the 28×28 field, and
+    center_of_mass (x, y) in it.
     Raises NoDigitError (a PreprocessError) for an image with no digit in it (blank, or a
     speck), PreprocessError for unreadable files and bad arrays.
     """
