@@ -172,9 +172,10 @@ def table(results: dict, command: str) -> str:
               "like a ruling and a line drawn under it is left out (`ruled_lines`, `select_digit`): without that, "
               "58-61 points less (400 pictures). A line drawn under the digit and touching it stays: joined to it, "
               "it is a 2's base. A dot or blot of ink beside the digit is left out (a blot that is not stroke-like and "
-              "lies outside the digit's box by half its own width or more: `select_digit`): without that, 35-56 "
-              "points less (300 pictures). A blot closer than that, or inside the digit's box, stays: a pen that "
-              "skipped leaves such a fragment."]
+              "lies outside the digit's box by half its own width or more, or by a tenth of it when it is 1.2 times "
+              "the digit's pen or thicker: `select_digit`): without that, 35-56 points less (300 pictures). A "
+              "blot closer than that, or inside the digit's box, stays: a pen that skipped leaves such a "
+              "fragment."]
     lines += ["", f"Models: {models}. Preprocessing took {1000 * spent:.0f} ms per picture on average "
               "(pictures 250–1200 px; this shared machine's load inflates it).", END]
     return "\n".join(lines) + "\n"

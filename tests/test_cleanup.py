@@ -382,6 +382,40 @@ def test_a_dot_beside_the_digit_is_dropped_and_a_fragment_or_a_short_flag_kept()
     assert components.select_digit(table).sum() == 2
 
 
+def test_a_blot_thicker_than_the_pen_is_dropped_closer_to_the_digit():
+    one = bar(120, 120, rows=(20, 100), cols=(50, 56))  # a 1, 6 px wide
+    blot = np.maximum(one, disc(120, (40, 70), 7))  # a blot 15 px across, 7 px from the 1: under DOT_GAP
+    _, table = pieces_of(blot)
+    assert table.thickness()[1] >= components.THICK * table.pen()[0]
+    assert 0 < components._gap(table.box[1], table.box[0]) < components.DOT_GAP * table.side()[1]
+    keep = components.select_digit(table)
+    assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
+    fragment = np.maximum(one, bar(120, 120, rows=(34, 44), cols=(60, 66)))  # as thick as the pen, 4 px away
+    assert not pieces_of(fragment)[1].stroke_like()[1]
+    _, table = pieces_of(fragment)
+    assert table.thickness()[1] < components.THICK * table.pen()[0]
+    assert components.select_digit(table).sum() == 2
+
+
+def test_a_dot_that_joins_does_not_bring_the_next_dot_in():
+    one = bar(120, 120, rows=(20, 100), cols=(50, 56))
+    near = disc(120, (60, 63), 4)  # a dot 3 px beside the 1, 9 px across: a fragment, it stays
+    far = disc(120, (60, 73), 3)  # a dot 2 px beyond it, 14 px from the 1
+    _, table = pieces_of(np.maximum(one, np.maximum(near, far)))
+    assert table.mass.size == 3
+    keep = components.select_digit(table)
+    assert keep.tolist() == [True, True, False]
+
+
+def test_the_outline_and_pen_of_a_bar_and_a_disc():
+    _, table = pieces_of(np.maximum(bar(100, 100, rows=(10, 90), cols=(20, 26)), disc(100, (50, 70), 10)))
+    assert table.outline[0] == pytest.approx((80 + 6) * 2 * np.pi / 4)
+    assert table.pen()[0] == pytest.approx(6 * 80 / (86 * np.pi / 4), rel=1e-6)
+    assert table.outline[1] == pytest.approx(np.pi * 21, rel=0.05)  # a disc's steps: 4/π times its length
+    assert table.thickness()[1] == table.area[1] / 21
+    assert 0.7 * 21 < table.thickness()[1] < 0.8 * 21
+
+
 def test_fragments_of_a_broken_stroke_stay():
     image = bar(100, 100, rows=(20, 80), cols=(45, 51))
     image[50:52, :] = 0  # the pen skipped twice
