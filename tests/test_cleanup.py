@@ -387,7 +387,7 @@ def test_a_blot_thicker_than_the_pen_is_dropped_closer_to_the_digit():
     blot = np.maximum(one, disc(120, (40, 70), 7))  # a blot 15 px across, 7 px from the 1: under DOT_GAP
     _, table = pieces_of(blot)
     assert table.thickness()[1] >= components.THICK * table.pen()[0]
-    assert 0 < components._gap(table.box[1], table.box[0]) < components.DOT_GAP * table.side()[1]
+    assert table.box[1][1] - table.box[0][3] == 7 < components.DOT_GAP * table.side()[1]  # the gap, px
     keep = components.select_digit(table)
     assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
     fragment = np.maximum(one, bar(120, 120, rows=(34, 44), cols=(60, 66)))  # as thick as the pen, 4 px away
