@@ -83,7 +83,7 @@ def test_train_live_pause_step_and_use_the_network(browser, app_server, tmp_path
     requests.clear()
     draw(page, SEVEN)
     page.wait_for_function("() => document.getElementById('answer').textContent !== '–'", timeout=15_000)
-    page.wait_for_timeout(400)  # the last throttled request lands
+    page.wait_for_function("() => document.getElementById('pad').dataset.predicting === 'no'")  # all answered
     asked = [url for url in requests if url.endswith("/predict-image")]
     assert asked and all(url.startswith("/api/nets/") for url in asked), asked
     mine = httpx.post(f"{app_server.url}{asked[-1]}", files={"file": ("pad.png", pad_png(page), "image/png")}).json()

@@ -73,7 +73,7 @@ def test_draw_a_seven_and_watch_the_network(browser, app_server, tmp_path):
     draw(page, SEVEN)
     page.wait_for_function("() => document.getElementById('answer').textContent !== 'draw a digit'", timeout=15_000)
     page.wait_for_function("() => document.getElementById('answer').textContent === '7'", timeout=15_000)
-    page.wait_for_timeout(300)  # let the last throttled request land
+    page.wait_for_function("() => document.getElementById('pad').dataset.predicting === 'no'")  # all answered
 
     # The page shows the library's answer for exactly what was drawn.
     png = base64.b64decode(page.eval_on_selector("#pad", "c => c.toDataURL('image/png')").split(",", 1)[1])

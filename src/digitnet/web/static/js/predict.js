@@ -6,7 +6,8 @@
 // THROTTLE_MS, and immediately at the end of a stroke; a test digit goes as pixels
 // (POST /api/predict); edited predictions reuse the 28×28 input (POST /api/predict-edited). All go to
 // state.api: /api, or /api/nets/{id} while the user runs a network they trained (learn.js).
-// Listens to "edits". Results of requests sent before discardPending() are dropped.
+// Listens to "edits". Results of requests sent before discardPending() are dropped. While a change
+// waits for its answer, #pad has data-predicting="yes".
 import { api, postJSON } from "./api.js";
 import { $, showStatus } from "./dom.js";
 import { emit, on, state } from "./state.js";
@@ -17,6 +18,7 @@ const work = { padDirty: false, pixelsDirty: false, editsDirty: false, busy: fal
 
 export function init() {
   on("edits", requestEdited);
+  settle();
 }
 
 export function requestPrediction(urgent = false) {
@@ -48,6 +50,7 @@ export function clearPrediction(forget = true) {
   work.padDirty = work.pixelsDirty = work.editsDirty = false;
   state.input = state.base = state.shown = null;
   state.noDigit = null;
+  settle();
   emit("prediction");
 }
 
@@ -63,6 +66,17 @@ function showNoDigit(result) {
 }
 
 function pump() {
+  step();
+  settle();
+}
+
+// #pad's data-predicting is "no" once every change has been answered and shown (what tests wait for).
+function settle() {
+  const waiting = work.busy || work.timer || work.padDirty || work.pixelsDirty || work.editsDirty;
+  $("pad").dataset.predicting = waiting ? "yes" : "no";
+}
+
+function step() {
   if (work.busy || work.timer) return;
   if (!work.padDirty && !work.pixelsDirty && !work.editsDirty) return;
   const wait = work.padDirty && !work.urgent ? THROTTLE_MS - (performance.now() - work.lastSent) : 0;
@@ -80,6 +94,7 @@ function padBlob() {
 
 async function run() {
   work.busy = true;
+  settle();
   const generation = work.generation;
   try {
     if (work.padDirty) {
