@@ -159,19 +159,18 @@ def component_table(labels: NDArray[np.int32], n: int, weight: NDArray) -> Compo
     np.maximum.at(box[:, 2], k, rows + 1)
     np.maximum.at(box[:, 3], k, cols + 1)
     at_edge = (box[:, 0] == 0) | (box[:, 1] == 0) | (box[:, 2] == height) | (box[:, 3] == width)
-    return Components(mass, box, at_edge, np.bincount(k, minlength=n), _outlines(labels, n))
+    return Components(mass, box, at_edge, np.bincount(k, minlength=n), _outlines(labels, rows, cols, n))
 
 
-def _outlines(labels: NDArray[np.int32], n: int) -> NDArray[np.float64]:
-    """The length of each piece's outline, px: the sides its pixels share with other labels or
-    the picture's edge, × π/4 (a curve's steps along rows and columns are 4/π times its length,
-    on average over directions)."""
+def _outlines(labels: NDArray[np.int32], rows: NDArray, cols: NDArray, n: int) -> NDArray[np.float64]:
+    """The length of each piece's outline, px: the sides its pixels (at rows, cols) share with
+    other labels or the picture's edge, × π/4 (a curve's steps along rows and columns are 4/π
+    times its length, on average over directions). Only the ink's pixels are looked at."""
     padded = np.pad(labels, 1)
-    inner = padded[1:-1, 1:-1]
+    own = labels[rows, cols]
     count = np.zeros(n + 1)
-    for neighbour in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]):
-        side = (inner != neighbour) & (inner > 0)
-        count += np.bincount(inner[side], minlength=n + 1)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        count += np.bincount(own[padded[rows + 1 + dy, cols + 1 + dx] != own], minlength=n + 1)
     return count[1:] * (np.pi / 4)
 
 

@@ -47,10 +47,10 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 
 Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
 touching the digit, and a line drawn under it and touching it: it looks like a 2's base; and a
-dot inside the digit's box, or closer to it than half the dot's width and no thicker than
-1.2 pens (components.THICK): a skipping pen leaves such fragments); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW), or
-darker than cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit is
-not straightened.
+dot inside the digit's box, or closer to it than half the dot's width and no thicker than 1.2
+pens (components.THICK): a skipping pen leaves such fragments); a shadow narrower than an
+eighth of the picture (cleanup.SHADOW_WINDOW), or darker than cleanup.SHADOW_DEPTH of the
+light, is not evened out; a rotated or slanted digit is not straightened.
 """
 
 from __future__ import annotations
