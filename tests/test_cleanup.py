@@ -391,8 +391,8 @@ def test_a_blot_thicker_than_the_pen_is_dropped_closer_to_the_digit():
     keep = components.select_digit(table)
     assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
     fragment = np.maximum(one, bar(120, 120, rows=(34, 44), cols=(60, 66)))  # as thick as the pen, 4 px away
-    assert not pieces_of(fragment)[1].stroke_like()[1]
     _, table = pieces_of(fragment)
+    assert not table.stroke_like()[1]
     assert table.thickness()[1] < components.THICK * table.pen()[0]
     assert components.select_digit(table).sum() == 2
 
