@@ -543,6 +543,54 @@ def test_elongation_tells_a_dot_from_a_stroke():
     assert strokes.elongation(np.zeros((4, 4), np.float32)) == 0.0
 
 
+def lobes(size=200, upper=34, lower=44, apart=48, slant=20):
+    """Two overlapping discs, the lower one bigger and to the right: an 8 whose loops a marker filled."""
+    rr, cc = np.mgrid[:size, :size]
+    mid = size / 2
+    top = np.hypot(rr - (mid - apart / 2), cc - (mid - slant / 2)) <= upper
+    bottom = np.hypot(rr - (mid + apart / 2), cc - (mid + slant / 2)) <= lower
+    return (top | bottom).astype(np.float32)
+
+
+def test_solidity_is_the_inked_share_of_the_convex_hull():
+    square = bar(60, 60, rows=(10, 50), cols=(10, 50))
+    assert strokes.solidity(square) == pytest.approx(1.0, abs=0.01)
+    assert strokes.solidity(disc(80, (40, 40), 30)) > 0.97
+    ring = disc(80, (40, 40), 30) - disc(80, (40, 40), 20)  # an O: its hole is not ink
+    assert strokes.solidity(ring) == pytest.approx(1 - (20 / 30) ** 2, abs=0.05)
+    assert strokes.solidity(lobes()) < strokes.WAIST_SOLIDITY  # the waist between the lobes
+    assert strokes.solidity(np.zeros((4, 4), np.float32)) == 0.0
+
+
+def test_solidity_does_not_count_pixel_steps_as_a_waist():
+    """A disc drawn without anti-aliasing is a staircase of pixels; smoothed by SMOOTHING px first,
+    it measures convex."""
+    steps = disc(46, (23, 23), 18)
+    assert strokes.solidity(steps) > strokes.WAIST_SOLIDITY + 0.01
+    saved = strokes.SMOOTHING
+    try:
+        strokes.SMOOTHING = 1e-3  # no smoothing: the steps read as a waist
+        assert strokes.solidity(steps) < strokes.WAIST_SOLIDITY
+    finally:
+        strokes.SMOOTHING = saved
+
+
+def test_is_dot_lets_a_stubby_shape_with_a_waist_through():
+    blob = lobes()
+    assert strokes.WAIST_ELONGATION <= strokes.elongation(blob) < strokes.MIN_ELONGATION  # stubby as a dot ...
+    assert not strokes.is_dot(blob)  # ... but two lobes
+    assert strokes.is_dot(disc(60, (30, 30), 12))
+    assert strokes.is_dot(bar(60, 60, rows=(10, 50), cols=(10, 50)))
+    assert not strokes.is_dot(bar(100, 100, rows=(10, 90), cols=(45, 53)))
+    bitten = disc(200, (100, 100), 80) * (1 - disc(200, (100, 190), 40))  # a blot with a bite: shorter than a tap
+    assert strokes.solidity(bitten) < strokes.WAIST_SOLIDITY
+    assert strokes.elongation(bitten) < strokes.WAIST_ELONGATION and strokes.is_dot(bitten)
+    rows, cols = np.flatnonzero(blob.any(axis=1)), np.flatnonzero(blob.any(axis=0))
+    small = strokes.resize_longer_side(blob[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], 31)
+    assert strokes.elongation(small) < strokes.MIN_ELONGATION and strokes.solidity(small) < strokes.WAIST_SOLIDITY
+    assert strokes.is_dot(small)  # 31 px: too few pixels to tell a waist from pixel steps
+
+
 def test_erode_and_dilate_change_a_stroke_by_two_pixels():
     image = bar(60, 60, rows=(10, 50), cols=(26, 34))  # 8 px wide
     assert (strokes.erode(image)[30] > 0).sum() == 6

@@ -242,6 +242,24 @@ def test_a_short_one_is_still_a_digit():
     assert got.max() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("radius", [2, 3, 5, 8, 10, 14, 20, 40])
+def test_a_tap_of_any_brush_is_no_digit(radius):
+    with pytest.raises(NoDigitError, match=r"^too little ink to be a digit"):
+        to_mnist(tap(radius=radius))
+
+
+def test_a_marker_8_whose_loops_filled_is_a_digit():
+    """Two lobes as stubby as a dragged tap, with a waist between them: a bold 8, not a dot."""
+    mask = Image.new("L", (300, 300), 0)
+    for row, col, radius in ((126, 140, 34), (174, 160, 44)):
+        ImageDraw.Draw(mask).ellipse((col - radius, row - radius, col + radius, row + radius), fill=255)
+    ink = np.asarray(mask, np.float32)[92:219, 106:205] / 255
+    assert strokes.elongation(ink) < strokes.MIN_ELONGATION  # elongation alone would refuse it
+    got = to_mnist(paint(mask, "black", "white"))
+    assert got.max() == pytest.approx(1.0)
+    assert no_digit_reason(got) is None
+
+
 def test_no_digit_reason_for_784_pixels():
     assert no_digit_reason(np.zeros(784)) == "no ink found"
     assert no_digit_reason(np.full(784, 0.05)) == "no ink found"

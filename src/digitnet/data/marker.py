@@ -101,7 +101,7 @@ def prepare_drawing(ink: NDArray[np.float32]) -> NDArray[np.float32]:
     """ink (H, W), a digit's drawing, as the preprocessing hands a picture's digit to the network:
     cropped to its ink, its strokes brought into MNIST's band of widths, scaled to the 20 px box,
     centred by mass in 28×28. (28, 28) float32; NoDigitError if it is too stubby to be a digit
-    (data.strokes.MIN_ELONGATION: a bold 8 whose loops filled may be)."""
+    (data.strokes.is_dot: a bold 0 whose loop filled may be)."""
     top, bottom, left, right = preprocess.crop_to_ink(ink)
     digit, _ = preprocess.scale_to_box(ink[top:bottom, left:right], "a marker drawing")
     return preprocess.centre_by_mass(digit)[0]

@@ -27,9 +27,10 @@ rings around edges, a page has specks, a marker is bold and a fine pen a hairlin
    NOISE_FLOOR of their peak — so grain and ringing never widen the crop. If what was found is
    a whole sheet of paper (a photo of a page lying on a darker table: the border is the table),
    steps 2-6 run again inside the sheet (`find_page`).
-7. A dot is not a digit (digitnet.data.strokes): ink whose box is under MIN_ELONGATION stroke
-   widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit"; ink
-   more than MAX_FLAT times as wide as it is tall (a dash, a line) "a line, not a digit".
+7. A dot is not a digit (digitnet.data.strokes.is_dot): ink whose box is under MIN_ELONGATION
+   stroke widths long (a speck, a single tap) raises NoDigitError "too little ink to be a digit",
+   unless it has a waist (a bold 8 whose loops the marker filled); ink more than MAX_FLAT times
+   as wide as it is tall (a dash, a line) "a line, not a digit".
 8. Stroke width toward MNIST's (digitnet.data.strokes): a bold or hairline digit is eroded or
    dilated into MNIST's band of pen widths (MNIST-like digits are not touched).
 9. Scale so the longer side is 20 px, keeping the aspect ratio: a box filter when shrinking
@@ -209,12 +210,11 @@ def check_enough_ink(crop: NDArray[np.float32], name: str) -> None:
             "MNIST's widest 2.5)",
             "a line, not a digit",
         )
-    stretch = strokes.elongation(crop)
-    if max(crop.shape) < MIN_SIDE or stretch < strokes.MIN_ELONGATION:
+    if max(crop.shape) < MIN_SIDE or strokes.is_dot(crop):
         raise NoDigitError(
             f"too little ink to be a digit in {name}: the only mark is {crop.shape[1]}x{crop.shape[0]} px "
-            f"and {stretch:.1f} stroke widths long (a speck or a dot; a digit is at least "
-            f"{strokes.MIN_ELONGATION:g} long and {MIN_SIDE} px)",
+            f"and {strokes.elongation(crop):.1f} stroke widths long (a speck or a dot; a digit is at least "
+            f"{strokes.MIN_ELONGATION:g} long, or has a waist, and {MIN_SIDE} px)",
             "too little ink to be a digit",
         )
 
@@ -396,6 +396,6 @@ def no_digit_reason(pixels: ArrayLike) -> str | None:
     width = strokes.stroke_width(ink)
     if width > 0 and max(ink.shape) / width >= 2 * strokes.MIN_ELONGATION:
         return None
-    if strokes.elongation(ink) < strokes.MIN_ELONGATION:
+    if strokes.is_dot(ink):
         return "too little ink to be a digit"
     return None
