@@ -51,7 +51,9 @@ touching the digit, and a line drawn under it and touching it: it looks like a 2
 dot inside the digit's box, or closer to it than half the dot's width and no thicker than 1.2
 pens (components.THICK): a skipping pen leaves such fragments); a shadow narrower than an
 eighth of the picture (cleanup.SHADOW_WINDOW), or darker than cleanup.SHADOW_DEPTH of the
-light, is not evened out; a rotated or slanted digit is not straightened.
+light, is not evened out; a rotated or slanted digit is not straightened; a bold digit whose
+loops filled into one round blob, or a two-lobed one under strokes.WAIST_MIN_SIDE px, is refused
+as a dot.
 """
 
 from __future__ import annotations
