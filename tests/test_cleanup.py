@@ -374,8 +374,8 @@ def test_a_dot_beside_the_digit_is_dropped_and_a_fragment_or_a_short_flag_kept()
     assert table.mass.size == 2 and table.mass.min() > components.MIN_PART * table.mass.max()  # near and heavy
     keep = components.select_digit(table)
     assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
-    skipped = np.maximum(one, disc(120, (40, 71), 6))  # 3 px from the stroke: a fragment the pen skipped
-    assert components.select_digit(pieces_of(skipped)[1]).sum() == 2
+    skipped = np.maximum(one, bar(120, 120, rows=(8, 30), cols=(65, 77)))  # 3 px from the stroke, 1.7 pens long:
+    assert components.select_digit(pieces_of(skipped)[1]).sum() == 2  # a fragment the pen skipped
     five = bar(120, 120, rows=(40, 100), cols=(40, 52))  # a bold 5's body ...
     five[20:31, 40:70] = 1  # ... and its short flag: as light as the dot, but a stroke
     _, table = pieces_of(five)
@@ -390,7 +390,7 @@ def test_a_blot_thicker_than_the_pen_is_dropped_closer_to_the_digit():
     assert table.box[1][1] - table.box[0][3] == 7 < components.DOT_GAP * table.side()[1]  # the gap, px
     keep = components.select_digit(table)
     assert keep.sum() == 1 and table.mass[keep][0] == one.sum()
-    fragment = np.maximum(one, bar(120, 120, rows=(34, 44), cols=(60, 66)))  # as thick as the pen, 4 px away
+    fragment = np.maximum(one, bar(120, 120, rows=(33, 45), cols=(60, 67)))  # as thick as the pen, 4 px away
     _, table = pieces_of(fragment)
     assert not table.stroke_like()[1]
     assert table.thickness()[1] < components.THICK * table.pen()[0]
@@ -399,12 +399,25 @@ def test_a_blot_thicker_than_the_pen_is_dropped_closer_to_the_digit():
 
 def test_a_dot_that_joins_does_not_bring_the_next_dot_in():
     one = bar(120, 120, rows=(20, 100), cols=(50, 56))
-    near = disc(120, (60, 63), 4)  # a dot 3 px beside the 1, 9 px across: a fragment, it stays
-    far = disc(120, (60, 73), 3)  # a dot 2 px beyond it, 14 px from the 1
+    near = bar(120, 120, rows=(54, 66), cols=(59, 66))  # a blot 3 px beside the 1, 12 px long: a fragment, it stays
+    far = disc(120, (60, 71), 3)  # a dot 2 px beyond it, 12 px from the 1
     _, table = pieces_of(np.maximum(one, np.maximum(near, far)))
     assert table.mass.size == 3
     keep = components.select_digit(table)
     assert keep.tolist() == [True, True, False]
+
+
+def test_a_dot_the_size_of_the_pen_is_dropped_wherever_it_lies():
+    """A marker's dot beside a 1, or in a 0's hole: no longer than PEN_DOT pens, it is no part of the digit."""
+    one = bar(120, 120, rows=(20, 100), cols=(50, 62))  # a bold 1, 12 px wide: its pen 13.3 px
+    for centre in ((40, 70), (98, 70)):  # 2 px beside it; by its foot
+        _, table = pieces_of(np.maximum(one, disc(120, centre, 6)))  # a dot of the pen, 13 px across
+        assert table.mass.size == 2 and table.side()[1] <= components.PEN_DOT * table.pen()[0]
+        assert components.select_digit(table).tolist() == [True, False], centre
+    zero = np.maximum(disc(120, (60, 60), 40) - disc(120, (60, 60), 28), 0)  # a bold 0 ...
+    speck = np.maximum(zero, disc(120, (60, 60), 5))  # ... with a blot in its hole
+    _, table = pieces_of(speck)
+    assert table.mass.size == 2 and components.select_digit(table).sum() == 1
 
 
 def test_the_outline_and_pen_of_a_bar_and_a_disc():

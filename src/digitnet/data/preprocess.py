@@ -47,13 +47,13 @@ many into X (n, 784). `from_pixels` checks 784 values that are already MNIST-lik
 (digitnet.data.images) opens PNG, JPEG, BMP, GIF (first frame) and WebP files safely.
 
 Known limits: a stray mark as large as the digit, or touching it, stays (so does a box drawn
-touching the digit, and a line drawn under it and touching it: it looks like a 2's base; and a
-dot inside the digit's box, or closer to it than half the dot's width and no thicker than 1.2
-pens (components.THICK): a skipping pen leaves such fragments); a shadow narrower than an
-eighth of the picture (cleanup.SHADOW_WINDOW), or darker than cleanup.SHADOW_DEPTH of the
-light, is not evened out; a rotated or slanted digit is not straightened; a bold digit whose
-loops filled into one round blob, or a two-lobed one under strokes.WAIST_MIN_SIDE px, is refused
-as a dot.
+touching the digit, and a line drawn under it and touching it: it looks like a 2's base; and a blot
+longer than 1.5 pens (components.PEN_DOT) inside the digit's box, or closer to it than half the
+blot's width and no thicker than 1.2 pens (components.THICK): a skipping pen leaves such
+fragments); a shadow narrower than an eighth of the picture (cleanup.SHADOW_WINDOW), or darker than
+cleanup.SHADOW_DEPTH of the light, is not evened out; a rotated or slanted digit is not
+straightened; a bold digit whose loops filled into one round blob, or a two-lobed one under
+strokes.WAIST_MIN_SIDE px, is refused as a dot.
 """
 
 from __future__ import annotations
