@@ -46,6 +46,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from digitnet.data import cleanup
+
 __all__ = ["MIN_ELONGATION", "TARGET_HIGH", "TARGET_LOW", "UPSCALE", "WAIST_ELONGATION", "WAIST_MIN_SIDE",
            "WAIST_SOLIDITY", "WIDTH_HIGH", "WIDTH_LOW", "dilate_grey", "elongation", "erode", "is_dot",
            "normalise_stroke_width", "resize_longer_side", "saturate", "solidity", "stroke_width"]
@@ -60,7 +62,7 @@ MIN_ELONGATION = 3.0  # side / width below this is a dot or a blob (a tap 2.6; M
 WAIST_ELONGATION = 2.6  # ... unless it is at least a tap's length ...
 WAIST_SOLIDITY = 0.963  # ... and less of its convex hull than this is ink (convex ≥ 0.967; bold 8s ≤ 0.959) ...
 WAIST_MIN_SIDE = 32  # ... and it is this many px long or more (smaller, pixel steps look like a waist)
-SMOOTHING = 1.0  # px of the picture: the Gaussian σ applied before solidity is measured
+SMOOTHING = 1.0  # px of the picture: the Gaussian σ (cleanup.gaussian_blur) applied before solidity is measured
 SATURATION = 0.8  # a bold stroke's ink above this share of its median counts as full (saturate)
 MAX_STEPS = 24  # erosion or dilation steps at most (6 MNIST px of width)
 
@@ -79,11 +81,10 @@ def elongation(ink: Array) -> float:
     Measured as everything here, on the ink cropped to its box and resized so the longer side is
     BOX·UPSCALE px. 0 for no ink.
     """
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
+    ink = _cropped(ink)
+    if ink.size == 0:
         return 0.0
-    big = resize_longer_side(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], BOX * UPSCALE)
+    big = resize_longer_side(ink, BOX * UPSCALE)
     width = stroke_width(big)
     return BOX * UPSCALE / width if width > 0 else 0.0
 
@@ -92,12 +93,10 @@ def solidity(ink: Array) -> float:
     """The share of the convex hull of ink (h, w) that is ink: 1 for a disc or a square, less for a
     shape with a waist or a hollow. Measured where the ink, smoothed by a Gaussian of SMOOTHING px
     and resized so its longer side is BOX·UPSCALE px, reaches half its peak. 0 for no ink."""
-    rows = np.flatnonzero(np.any(ink, axis=1))
-    cols = np.flatnonzero(np.any(ink, axis=0))
-    if rows.size == 0:
+    ink = _cropped(ink)
+    if ink.size == 0:
         return 0.0
-    ink = np.asarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], np.float32)
-    smooth = resize_longer_side(_gaussian(np.pad(ink, 3), SMOOTHING), BOX * UPSCALE)
+    smooth = resize_longer_side(cleanup.gaussian_blur(np.pad(ink / float(ink.max()), 3), SMOOTHING), BOX * UPSCALE)
     mask = smooth >= 0.5 * float(smooth.max())
     hull = _hull_area(mask)
     return float(mask.sum()) / hull if hull > 0 else 0.0
@@ -109,21 +108,16 @@ def is_dot(ink: Array) -> bool:
     stretch = elongation(ink)
     if stretch >= MIN_ELONGATION:
         return False
+    return stretch < WAIST_ELONGATION or max(_cropped(ink).shape) < WAIST_MIN_SIDE or solidity(ink) >= WAIST_SOLIDITY
+
+
+def _cropped(ink: Array) -> Array:
+    """ink cropped to the box of its nonzero pixels, float32 ((0, 0) for no ink)."""
     rows = np.flatnonzero(np.any(ink, axis=1))
     cols = np.flatnonzero(np.any(ink, axis=0))
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 if rows.size else 0
-    return stretch < WAIST_ELONGATION or side < WAIST_MIN_SIDE or solidity(ink) >= WAIST_SOLIDITY
-
-
-def _gaussian(ink: Array, sigma: float) -> Array:
-    """ink blurred by a Gaussian of σ px (separable, truncated at 3σ, zero outside)."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.pad(ink, radius)
-    h, w = ink.shape
-    rows = sum(t * padded[k:k + h, :] for k, t in enumerate(taps))
-    return sum(t * rows[:, k:k + w] for k, t in enumerate(taps)).astype(np.float32)
+    if rows.size == 0:
+        return np.zeros((0, 0), np.float32)
+    return np.asarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], np.float32)
 
 
 def _hull_area(mask: NDArray[np.bool_]) -> float:
